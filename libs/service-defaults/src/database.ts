@@ -1,0 +1,119 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runner } from 'node-pg-migrate';
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+/** A pool, or a client inside a transaction: what repositories accept. */
+export type Queryable = pg.Pool | pg.PoolClient;
+
+/**
+ * Creates a connection pool to one service's own database (database per service: a service is
+ * given only its own URL). Idle-client errors are logged instead of crashing the process.
+ */
+export function createPool(connectionString: string, logger: Logger, max = 10): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max, application_name: logger.bindings()['service'] as string | undefined });
+  pool.on('error', (error) => logger.error({ err: error }, 'idle PostgreSQL client failed'));
+  return pool;
+}
+
+/** How {@link withTransaction} commits. */
+export interface TransactionOptions {
+  /**
+   * `false`: COMMIT does not wait for the write-ahead log to reach the disk
+   * (`SET LOCAL synchronous_commit = off`), a few ms less per commit; a database crash may then
+   * undo the last commits (never partly, never out of order). Only for writes whose loss is
+   * harmless. Default `true`.
+   */
+  synchronousCommit?: boolean;
+}
+
+/**
+ * Runs `work` inside one transaction on a dedicated client: COMMIT when it resolves, ROLLBACK
+ * when it throws (and the error is rethrown).
+ */
+export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  const client = await pool.connect();
+  try {
+    // One round trip for both statements (simple query protocol, no parameters).
+    await client.query(options.synchronousCommit === false ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * A folder of SQL migrations owned by one app or lib, tracked in its own table
+ * `pgmigrations_<name>` so that each owner's history is independent.
+ */
+export interface MigrationSource {
+  name: string;
+  dir: string;
+}
+
+/**
+ * Finds a migrations folder both in the source tree and in a bundle. A bundle has the folders
+ * copied next to it as `migrations/<name>` (see each app's build assets); in the source tree the
+ * folder sits at `sourceTreePath` relative to the calling module.
+ *
+ * @param moduleUrl - the caller's `import.meta.url`.
+ */
+export function migrationSource(name: string, moduleUrl: string, sourceTreePath: string): MigrationSource {
+  const moduleDir = path.dirname(fileURLToPath(moduleUrl));
+  const bundled = path.join(moduleDir, 'migrations', name);
+  return { name, dir: existsSync(bundled) ? bundled : path.resolve(moduleDir, sourceTreePath) };
+}
+
+/** Advisory lock key held while migrating: any fixed bigint shared by every instance works. */
+const migrationLockKey = 7_400_355_001;
+
+/**
+ * Applies every pending migration of each source, in order, with node-pg-migrate. Instances that
+ * start together wait for one another on a PostgreSQL advisory lock, so each migration runs once.
+ * (node-pg-migrate's own lock fails at once when another instance holds it, instead of waiting.)
+ *
+ * @throws the first migration error; nothing of a failed migration stays applied.
+ */
+export async function migrate(pool: pg.Pool, sources: readonly MigrationSource[], logger: Logger): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [migrationLockKey]);
+    for (const source of sources) {
+      const applied = await runWhenUnlocked(() => runner({
+        dbClient: client,
+        dir: source.dir,
+        migrationsTable: `pgmigrations_${source.name.replace(/\W/g, '_')}`,
+        direction: 'up',
+        count: Infinity,
+        singleTransaction: true,
+        noLock: true,
+        logger: { debug: () => undefined, info: () => undefined, warn: (msg: string) => logger.warn(msg), error: (msg: string) => logger.error(msg) },
+      }));
+      if (applied.length > 0) logger.info({ source: source.name, migrations: applied.map((m) => m.name) }, 'migrations applied');
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [migrationLockKey]).catch(() => undefined);
+    client.release();
+  }
+}
+
+/** node-pg-migrate refuses at once while another instance holds the migration lock: wait for it instead. */
+async function runWhenUnlocked<T>(run: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      const locked = error instanceof Error && /Another migration is already running/.test(error.message);
+      if (!locked || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * attempt)));
+    }
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * `npm run bench:gateway`: what the API gateway costs. Starts the whole system (fresh databases,
+ * real Kafka, the five apps as processes) and drives `GET /api/products` through the gateway and
+ * `GET /products` directly against order-service (its address from the registry) with autocannon,
+ * at the same concurrency, alternating rounds so both see the same machine. Prints requests per
+ * second, p50 and p99 latency of both, the throughput ratio and the p99 the gateway adds, against
+ * the targets of issue 4 (ratio ≥ 0.7, at most 5 ms added at p99).
+ *
+ * Options: `--connections=N` (default 10), `--duration=S` seconds per round (default 10),
+ * `--rounds=N` (default 2), `--strict` (exit 1 when a target is missed).
+ */
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon, { type Result } from 'autocannon';
+import { bringUpInfrastructure } from '@msr/infra';
+import { buildApps, startTestSystem, type RunningSystem, type TestSystem } from '@msr/system';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const { values } = parseArgs({
+  options: {
+    connections: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '2' },
+    strict: { type: 'boolean', default: false },
+  },
+});
+const connections = Number(values.connections);
+const durationSeconds = Number(values.duration);
+const rounds = Number(values.rounds);
+const targets = { minThroughputRatio: 0.7, maxAddedP99Ms: 5 };
+
+
+/** One autocannon run; fails if any request errored or answered other than 2xx. */
+async function load(url: string, seconds: number): Promise<Result> {
+  const result = await autocannon({ url, connections, duration: seconds });
+  if (result.errors > 0 || result.non2xx > 0 || result.timeouts > 0) {
+    throw new Error(`${url}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx answers of ${result.requests.total}`);
+  }
+  return result;
+}
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  /** CPU time each process spent per request, in µs (Linux /proc), by app. */
+  cpuUsPerRequest: Record<string, number>;
+}
+
+/** CPU time (user + system) a process has used so far, in µs; undefined where /proc is not there. */
+function cpuTimeUs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // /proc/<pid>/stat: fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised command name.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `url` under load and notes what it cost each of `processes`. */
+async function measure(url: string, seconds: number, processes: Record<string, number | undefined>): Promise<Figures> {
+  const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuTimeUs(pid)]));
+  const result = await load(url, seconds);
+  const cpuUsPerRequest: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(processes)) {
+    const start = before[name];
+    const end = cpuTimeUs(pid);
+    if (start !== undefined && end !== undefined) cpuUsPerRequest[name] = (end - start) / result.requests.total;
+  }
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpuUsPerRequest };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+function summarize(runs: Figures[]): Figures {
+  const names = Object.keys(runs[0]?.cpuUsPerRequest ?? {});
+  return {
+    rps: median(runs.map((run) => run.rps)),
+    p50: median(runs.map((run) => run.p50)),
+    p99: median(runs.map((run) => run.p99)),
+    cpuUsPerRequest: Object.fromEntries(names.map((name) => [name, median(runs.map((run) => run.cpuUsPerRequest[name] ?? 0))])),
+  };
+}
+
+function cpuColumns(figures: Figures): Record<string, number> {
+  return Object.fromEntries(Object.entries(figures.cpuUsPerRequest).map(([name, us]) => [`${name} CPU µs/req`, Math.round(us)]));
+}
+
+async function orderServiceUrl(system: RunningSystem): Promise<string> {
+  const response = await fetch(`${system.registryUrl}/v1/services/order-service/discover?healthy=true`);
+  const [instance] = (await response.json()) as Array<{ address: string; port: number }>;
+  if (instance === undefined) throw new Error('order-service is not registered');
+  return `http://${instance.address}:${instance.port}`;
+}
+
+async function bench(system: RunningSystem): Promise<boolean> {
+  const throughGateway = `${system.gatewayUrl}/api/products`;
+  const direct = `${await orderServiceUrl(system)}/products`;
+  const processes = { gateway: system.apps.get('gateway')?.child.pid, 'order-service': system.apps.get('order-service')?.child.pid };
+  console.log(`\n== Warming up (3 s each): ${throughGateway} and ${direct}`);
+  await load(direct, 3);
+  await load(throughGateway, 3);
+
+  const gatewayRuns: Figures[] = [];
+  const directRuns: Figures[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    // Alternate which goes first, so neither always runs on a warmer (or more tired) machine.
+    const order = round % 2 === 1 ? (['direct', 'gateway'] as const) : (['gateway', 'direct'] as const);
+    for (const which of order) {
+      const result = await measure(which === 'direct' ? direct : throughGateway, durationSeconds, processes);
+      (which === 'direct' ? directRuns : gatewayRuns).push(result);
+      const cpu = Object.entries(result.cpuUsPerRequest).map(([name, us]) => `${name} ${us.toFixed(0)} µs`).join(', ');
+      console.log(`round ${round} ${which.padEnd(7)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  CPU per request: ${cpu}`);
+    }
+  }
+
+  const g = summarize(gatewayRuns);
+  const d = summarize(directRuns);
+  const ratio = g.rps / d.rps;
+  const addedP99 = g.p99 - d.p99;
+  console.log(`\n== GET /api/products, ${connections} connections, ${rounds} × ${durationSeconds} s each (medians)`);
+  console.table({
+    'through gateway': { 'req/s': Math.round(g.rps), 'p50 ms': g.p50, 'p99 ms': g.p99, ...cpuColumns(g) },
+    'direct to order-service': { 'req/s': Math.round(d.rps), 'p50 ms': d.p50, 'p99 ms': d.p99, ...cpuColumns(d) },
+  });
+  const ratioOk = ratio >= targets.minThroughputRatio;
+  const p99Ok = addedP99 <= targets.maxAddedP99Ms;
+  console.log(`throughput ratio gateway/direct: ${ratio.toFixed(2)} (target ≥ ${targets.minThroughputRatio}) ${ratioOk ? 'ok' : 'MISSED'}`);
+  console.log(`p99 added by the gateway: ${addedP99} ms (target ≤ ${targets.maxAddedP99Ms} ms) ${p99Ok ? 'ok' : 'MISSED'}`);
+  console.log(`p50 added by the gateway: ${g.p50 - d.p50} ms`);
+  console.log(`machine: ${cpus().length} cores, load average ${loadavg().map((value) => value.toFixed(1)).join(' ')} (other work competes with the bench when it is high)`);
+  return ratioOk && p99Ok;
+}
+
+async function main(): Promise<number> {
+  console.log('== Infrastructure');
+  const infra = await bringUpInfrastructure({ log: (line) => console.log(line) });
+  console.log('\n== Building the apps');
+  buildApps();
+  let running: TestSystem | undefined;
+  try {
+    console.log('\n== Starting the system');
+    running = await startTestSystem({
+      prefix: 'bench_gw',
+      adminUrl: infra.pgAdminUrl,
+      kafkaBrokers: infra.kafkaBrokers.join(','),
+      logDir: path.join(root, 'tmp', 'bench-logs', `gateway-${new Date().toISOString().replace(/[:.]/g, '-')}`),
+      // A load generator is one very busy client: the rate limit must not be what is measured.
+      appEnv: { gateway: { RATE_LIMIT_PER_MINUTE: '100000000' } },
+    });
+    const { system } = running;
+    const met = await bench(system);
+    return met || !values.strict ? 0 : 1;
+  } finally {
+    await running?.dispose();
+    await infra.release();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error('bench failed:', error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);
