@@ -1,6 +1,7 @@
-import { notFoundHandler, problemHandler, requestId, type Health, type Logger, type Metrics } from '@msr/service-defaults';
+import type { RequestListener } from 'node:http';
+import { notFoundHandler, problemHandler, requestIdOf, type Health, type Logger, type Metrics } from '@msr/service-defaults';
 import cors from 'cors';
-import express, { type Express } from 'express';
+import express, { type RequestHandler } from 'express';
 import { ApiDocsService } from './application/api-docs.service.js';
 import type { ResilientForwarder } from './application/resilient-forwarder.js';
 import type { TokenVerifier } from './application/token-verifier.port.js';
@@ -9,9 +10,9 @@ import { accessLog } from './interface/http/access-log.js';
 import { identify } from './interface/http/authentication.js';
 import { docsRouter } from './interface/http/docs.router.js';
 import { mapError } from './interface/http/map-error.js';
-import { proxyRouter } from './interface/http/proxy.router.js';
-import { rateLimiter } from './interface/http/rate-limit.js';
-import { securityHeaders } from './interface/http/security-headers.js';
+import { proxyHandler } from './interface/http/proxy-handler.js';
+import { rateLimited, RateLimiter } from './interface/http/rate-limit.js';
+import { securityHeaders, type ConnectMiddleware } from './interface/http/security-headers.js';
 
 /** Everything the gateway's HTTP app needs; `wiring.ts` builds the real ones. */
 export interface GatewayDeps {
@@ -36,36 +37,63 @@ export interface GatewayDeps {
 const exposedHeaders = ['x-request-id', 'location', 'retry-after', 'ratelimit', 'ratelimit-policy', 'www-authenticate'];
 
 /**
- * Builds the gateway's Express app, the middleware chain of seed 002's gateway made production
- * grade: request id, access log, HTTP metrics, security headers (helmet), CORS, `/health` and
- * `/metrics`; then, for everything else, authentication and rate limiting per client; then
- * `/docs` and the routing table (authorization, body limit, forwarding); then 404 and
- * problem+json errors. Request bodies are never parsed: they stream through to the upstream.
- * Never listens (STYLE.md rule 4).
+ * Echoes the request id (taken from `X-Request-Id` or made) on the answer. Unlike the services'
+ * `requestId`, no log context: the gateway names the request id in its log lines itself, and
+ * keeping AsyncLocalStorage off spares every promise of the proxy's hot path its hooks.
  */
-export function createApp(deps: GatewayDeps): Express {
+const echoRequestId: RequestHandler = (req, res, next) => {
+  res.setHeader('x-request-id', requestIdOf(req));
+  next();
+};
+
+/**
+ * Builds the gateway's HTTP handler, the middleware chain of seed 002's gateway made production
+ * grade. Requests under a routing-table prefix take the proxy's hot path ({@link proxyHandler}:
+ * request id, security headers, CORS, authentication, rate limiting, authorization, body limit,
+ * forwarding, access log and metrics, all outside Express). Everything else goes to an Express
+ * app with the same request id, access log, HTTP metrics, security headers (helmet) and CORS:
+ * `/health` and `/metrics`, then authentication and rate limiting per client (one limiter for
+ * both paths), `/docs`, 404 and problem+json errors. Request bodies are never parsed: they
+ * stream through to the upstream. Never listens (STYLE.md rule 4).
+ */
+export function createApp(deps: GatewayDeps): RequestListener {
+  const helmetHeaders = securityHeaders();
+  const corsPolicy = cors({
+    origin: deps.corsOrigins.includes('*') ? '*' : [...deps.corsOrigins],
+    exposedHeaders,
+    allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'idempotency-key'],
+    maxAge: 600,
+  }) as ConnectMiddleware;
+  const rateLimiter = new RateLimiter(deps.rateLimit);
+
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(requestId);
+  app.use(echoRequestId);
   app.use(accessLog(deps.logger));
   app.use(deps.metrics.httpMiddleware);
-  app.use(securityHeaders());
-  app.use(
-    cors({
-      origin: deps.corsOrigins.includes('*') ? '*' : [...deps.corsOrigins],
-      exposedHeaders,
-      allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'idempotency-key'],
-      maxAge: 600,
-    }),
-  );
+  app.use(helmetHeaders);
+  app.use(corsPolicy);
   app.get('/health', deps.health.handler);
   app.get('/health/live', deps.health.liveHandler);
   app.get('/metrics', deps.metrics.handler);
-  app.use(identify(deps.tokens), rateLimiter({ ...deps.rateLimit, logger: deps.logger }));
+  app.use(identify(deps.tokens), rateLimited(rateLimiter));
   app.use(docsRouter(new ApiDocsService(deps.forwarder, deps.routes)));
-  app.use(proxyRouter({ routes: deps.routes, forwarder: deps.forwarder, logger: deps.logger, maxBodyBytes: deps.maxBodyBytes }));
   app.use(notFoundHandler);
   app.use(problemHandler(deps.logger, mapError));
-  return app;
+
+  const proxied = proxyHandler({
+    routes: deps.routes,
+    forwarder: deps.forwarder,
+    tokens: deps.tokens,
+    rateLimiter,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    securityHeaders: helmetHeaders,
+    cors: corsPolicy,
+    maxBodyBytes: deps.maxBodyBytes,
+  });
+  return (req, res) => {
+    if (!proxied(req, res)) app(req, res);
+  };
 }

@@ -1,7 +1,7 @@
 import { BreakerRegistry } from '@msr/circuit-breaker';
 import { createLoadBalancer, OutlierDetector, type InstanceSource } from '@msr/discovery';
 import type { Health, Logger, Metrics } from '@msr/service-defaults';
-import type { Express } from 'express';
+import type { RequestListener } from 'node:http';
 import { createApp } from './app.js';
 import { ProxyService } from './application/proxy.service.js';
 import { ResilientForwarder } from './application/resilient-forwarder.js';
@@ -24,9 +24,9 @@ export interface GatewayWorld {
  * Wires the gateway from its configuration (the composition shared by `main.ts` and the tests):
  * per upstream service a `ProxyService` (load balancing over discovery by `LOAD_BALANCING`, passive ejection of failing
  * instances, a breaker per instance, retries on another instance within the service's retry budget), wrapped in the service's
- * bulkhead and service breaker; bearer tokens verified with jose; the Express app.
+ * bulkhead and service breaker; bearer tokens verified with jose; the HTTP handler of `app.ts`.
  */
-export function createGateway(config: GatewayConfig, world: GatewayWorld): Express {
+export function createGateway(config: GatewayConfig, world: GatewayWorld): RequestListener {
   const { logger, metrics } = world;
   const breakers = new BreakerRegistry({ logger, metricsRegistry: metrics.registry, policy: breakerPolicy(config) });
   const balancer = createLoadBalancer(config.LOAD_BALANCING);

@@ -33,9 +33,19 @@ export interface Breaker {
    * @throws {CallTimeoutError} when `call` did not settle within `timeoutMs`; its signal is aborted.
    * @throws whatever `call` rejected with (counted as a failure unless `isFailure` says otherwise).
    */
-  fire<T>(call: GuardedCall<T>): Promise<T>;
+  fire<T>(call: GuardedCall<T>, options?: FireOptions): Promise<T>;
   /** Calls `listener` on every state change; returns a function that unsubscribes it. */
   onStateChange(listener: (state: BreakerState) => void): () => void;
+}
+
+/** Options of one {@link Breaker.fire}. */
+export interface FireOptions {
+  /**
+   * A signal from the caller (e.g. "the client went away"): when it aborts, the call's own signal
+   * aborts too, with the same reason. Cheaper than `AbortSignal.any` on a hot path: one listener,
+   * removed when the call settles.
+   */
+  signal?: AbortSignal;
 }
 
 /** Per-breaker settings for {@link BreakerRegistry.get}: policy fields to override and a failure predicate. */
@@ -66,6 +76,7 @@ export interface BreakerRegistryOptions {
 }
 
 type Call = GuardedCall<unknown>;
+type Parent = AbortSignal | undefined;
 
 /** Carries a resolved value that counts as a failure through opossum, to be unwrapped by `fire`. */
 class FailedResult extends Error {
@@ -77,7 +88,7 @@ class FailedResult extends Error {
 
 /** An opossum breaker behind the {@link Breaker} interface, with one timeout and signal per call. */
 class OpossumBreaker implements Breaker {
-  private readonly circuit: CircuitBreaker<[Call], unknown>;
+  private readonly circuit: CircuitBreaker<[Call, Parent], unknown>;
 
   constructor(
     readonly name: string,
@@ -86,7 +97,7 @@ class OpossumBreaker implements Breaker {
     private readonly isFailedResult: ((value: unknown) => boolean) | undefined,
     metrics: BreakerMetrics | undefined,
   ) {
-    this.circuit = new CircuitBreaker<[Call], unknown>((call) => this.runWithTimeout(call), {
+    this.circuit = new CircuitBreaker<[Call, Parent], unknown>((call, parent) => this.runWithTimeout(call, parent), {
       name,
       // Opossum's own timeout would abort one AbortController shared by every call; each call
       // gets its own controller and timer in runWithTimeout instead.
@@ -116,9 +127,9 @@ class OpossumBreaker implements Breaker {
     return 'closed';
   }
 
-  async fire<T>(call: GuardedCall<T>): Promise<T> {
+  async fire<T>(call: GuardedCall<T>, options?: FireOptions): Promise<T> {
     try {
-      return (await this.circuit.fire(call)) as T;
+      return (await this.circuit.fire(call, options?.signal)) as T;
     } catch (error) {
       if (error instanceof FailedResult) return error.value as T;
       if ((error as { code?: unknown }).code === 'EOPENBREAKER' && CircuitBreaker.isOurError(error as Error)) {
@@ -138,8 +149,11 @@ class OpossumBreaker implements Breaker {
     };
   }
 
-  private runWithTimeout(call: Call): Promise<unknown> {
+  private runWithTimeout(call: Call, parent: Parent): Promise<unknown> {
     const controller = new AbortController();
+    if (parent?.aborted === true) controller.abort(parent.reason);
+    const onParentAbort = () => controller.abort(parent?.reason);
+    parent?.addEventListener('abort', onParentAbort, { once: true });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         const error = new CallTimeoutError(this.name, this.policy.timeoutMs);
@@ -147,22 +161,26 @@ class OpossumBreaker implements Breaker {
         reject(error);
         controller.abort(error);
       }, this.policy.timeoutMs);
+      const settled = () => {
+        clearTimeout(timer);
+        parent?.removeEventListener('abort', onParentAbort);
+      };
       let result: Promise<unknown>;
       try {
         result = call(controller.signal);
       } catch (error) {
-        clearTimeout(timer);
+        settled();
         reject(error);
         return;
       }
       result.then(
         (value) => {
-          clearTimeout(timer);
+          settled();
           if (this.isFailedResult?.(value) === true) reject(new FailedResult(value));
           else resolve(value);
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          settled();
           reject(error);
         },
       );

@@ -2,6 +2,7 @@ export {
   BreakerRegistry,
   type Breaker,
   type BreakerOptions,
+  type FireOptions,
   type BreakerRegistryOptions,
   type BreakerState,
   type GuardedCall,

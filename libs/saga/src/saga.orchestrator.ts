@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { enqueueMessage, PoisonMessageError, withAsyncCommit, withOutboxTransaction, type MessageEnvelope } from '@msr/events';
-import { runWithLogContext, type Logger, type Queryable } from '@msr/service-defaults';
+import { runWithLogContext, withTransaction, type Logger, type Queryable } from '@msr/service-defaults';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { commandMessageId } from './command-id.js';
@@ -372,11 +372,13 @@ export class SagaOrchestrator {
   /** Several sagas with their step logs and timelines, by id; ids without a saga are absent from the map. */
   async getMany(sagaIds: readonly string[]): Promise<Map<string, SagaView>> {
     if (sagaIds.length === 0) return new Map();
-    const [records, logs, timelines] = await Promise.all([
-      this.repository.loadMany(this.pool, sagaIds),
-      this.repository.stepLogs(this.pool, sagaIds),
-      this.repository.timelines(this.pool, sagaIds),
-    ]);
+    // One snapshot for the three reads: a saga committed COMPLETED between them would otherwise
+    // show without the step that completed it.
+    const [records, logs, timelines] = await withTransaction(
+      this.pool,
+      async (tx) => [await this.repository.loadMany(tx, sagaIds), await this.repository.stepLogs(tx, sagaIds), await this.repository.timelines(tx, sagaIds)] as const,
+      { snapshot: true },
+    );
     return new Map(records.map((record) => [record.id, { ...toSummary(record), steps: logs.get(record.id) ?? [], timeline: timelines.get(record.id) ?? [] }]));
   }
 

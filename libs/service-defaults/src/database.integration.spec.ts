@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '@msr/infra';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, migrate } from './database.js';
+import { createPool, migrate, withTransaction } from './database.js';
 import { createLogger } from './logger.js';
 
 describe('migrate', () => {
@@ -31,6 +31,49 @@ describe('migrate', () => {
       expect(rows[0]?.count).toBe('1');
     } finally {
       await Promise.all(pools.map((pool) => pool.end()));
+    }
+  });
+});
+
+describe('withTransaction', () => {
+  let db: TestDatabase;
+  const logger = createLogger({ service: 'test', level: 'silent' });
+
+  beforeAll(async () => {
+    db = await createTestDatabase('transactions');
+  });
+
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('gives every query of a snapshot transaction one view of the data, and refuses writes in it', async () => {
+    const pool = createPool(db.url, logger, 2);
+    try {
+      await pool.query('CREATE TABLE events (n int)');
+      await pool.query('INSERT INTO events VALUES (1)');
+      const count = async (client: Parameters<Parameters<typeof withTransaction>[1]>[0]) =>
+        (await client.query<{ count: number }>('SELECT count(*)::int AS count FROM events')).rows[0]?.count;
+      const seen = await withTransaction(
+        pool,
+        async (tx) => {
+          const before = await count(tx);
+          // Committed by another connection between the two reads.
+          await pool.query('INSERT INTO events VALUES (2)');
+          return [before, await count(tx)];
+        },
+        { snapshot: true },
+      );
+      expect(seen).toEqual([1, 1]);
+      const readCommitted = await withTransaction(pool, async (tx) => {
+        const before = await count(tx);
+        await pool.query('INSERT INTO events VALUES (3)');
+        return [before, await count(tx)];
+      });
+      expect(readCommitted).toEqual([2, 3]);
+      await expect(withTransaction(pool, (tx) => tx.query('INSERT INTO events VALUES (4)'), { snapshot: true })).rejects.toThrow(/read-only transaction/);
+    } finally {
+      await pool.end();
     }
   });
 });

@@ -27,6 +27,19 @@ export interface TransactionOptions {
    * harmless. Default `true`.
    */
   synchronousCommit?: boolean;
+  /**
+   * `true`: a read-only transaction whose queries all see one snapshot of the database
+   * (`REPEATABLE READ READ ONLY`), for reads across several tables that must agree with each
+   * other, e.g. a saga and its step log. Default `false` (read committed: each statement sees
+   * what was committed before it started).
+   */
+  snapshot?: boolean;
+}
+
+function beginStatement(options: TransactionOptions): string {
+  // One round trip for every statement (simple query protocol, no parameters).
+  const begin = options.snapshot === true ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN';
+  return options.synchronousCommit === false ? `${begin}; SET LOCAL synchronous_commit = off` : begin;
 }
 
 /**
@@ -36,8 +49,7 @@ export interface TransactionOptions {
 export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   const client = await pool.connect();
   try {
-    // One round trip for both statements (simple query protocol, no parameters).
-    await client.query(options.synchronousCommit === false ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN');
+    await client.query(beginStatement(options));
     const result = await work(client);
     await client.query('COMMIT');
     return result;

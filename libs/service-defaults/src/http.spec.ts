@@ -119,3 +119,20 @@ describe('createHttpApp', () => {
     expect(text).toMatch(/service="test"/);
   });
 });
+
+describe('access log', () => {
+  it('logs method, URL, status and request id of each request, and never its headers (bearer tokens)', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger({ service: 'test', level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+    const app = createHttpApp({ logger, health: new Health(), metrics: new Metrics('test'), routes: (app) => app.get('/things', (_req, res) => void res.json([])) });
+    const { server, port } = await listen(app, 0, '127.0.0.1');
+    try {
+      await fetch(`http://127.0.0.1:${port}/things?page=2`, { headers: { authorization: 'Bearer secret.token.value', 'x-request-id': 'req-1' } });
+      const line = lines.find((entry) => entry['msg'] === 'request completed');
+      expect(line).toMatchObject({ req: { method: 'GET', url: '/things?page=2', id: 'req-1' }, res: { status_code: 200 }, request_id: 'req-1' });
+      expect(JSON.stringify(lines)).not.toContain('secret.token.value');
+    } finally {
+      await closeServer(server);
+    }
+  });
+});

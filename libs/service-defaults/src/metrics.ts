@@ -24,13 +24,23 @@ export class Metrics {
 
   /** Times every request; the route label is the matched route pattern, never the raw path. */
   readonly httpMiddleware: RequestHandler = (req, res, next) => {
-    const stop = this.httpDuration.startTimer();
+    const startedAt = performance.now();
     res.on('finish', () => {
       const route = req.route?.path === undefined ? 'unmatched' : `${req.baseUrl}${String(req.route.path)}`;
-      stop({ method: req.method, route, status_code: String(res.statusCode) });
+      this.observeHttpRequest(req.method, route, res.statusCode, performance.now() - startedAt);
     });
     next();
   };
+
+  /**
+   * Records one served request, for handlers outside Express.
+   *
+   * @param route - the matched route pattern or prefix (never the raw path: it would explode the series).
+   * @param durationMs - from the request's arrival to its answer, in ms.
+   */
+  observeHttpRequest(method: string, route: string, statusCode: number, durationMs: number): void {
+    this.httpDuration.observe({ method, route, status_code: String(statusCode) }, durationMs / 1_000);
+  }
 
   /** `GET /metrics` in the Prometheus text format. */
   readonly handler: RequestHandler = async (_req, res) => {

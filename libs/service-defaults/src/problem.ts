@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -123,26 +124,47 @@ function fromBodyParser(error: unknown): ProblemError | undefined {
 }
 
 /**
+ * The problem an error amounts to: a {@link ProblemError} as is, a body-parser failure, whatever
+ * `mapError` recognises, else a generic 500 `INTERNAL` (whose detail never reveals the error).
+ */
+export function problemOf(error: unknown, mapError: ErrorMapper = () => undefined): ProblemError {
+  return (
+    (error instanceof ProblemError ? error : undefined) ??
+    fromBodyParser(error) ??
+    mapError(error) ??
+    new ProblemError(500, 'INTERNAL', 'An unexpected error occurred')
+  );
+}
+
+/**
+ * Answers `problem` as `application/problem+json` on a plain Node response, keeping the headers
+ * already set on it (request id, security headers, ...). For handlers outside Express, such as a
+ * proxy's hot path; Express apps throw {@link ProblemError}s to {@link problemHandler} instead.
+ *
+ * @param instance - the request target, e.g. `/api/orders/1`.
+ */
+export function writeProblem(res: ServerResponse, problem: ProblemError, instance?: string, requestId?: string): void {
+  const body = JSON.stringify(problemBody(problem, instance, requestId));
+  res.statusCode = problem.status;
+  res.setHeader('content-type', 'application/problem+json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  res.end(body);
+}
+
+/**
  * The one error middleware of an app: renders {@link ProblemError}s, body-parser failures and
  * whatever `mapError` recognises as problem+json with the request id. Anything else is logged
  * with its stack and answered as a generic 500: no stack traces reach clients.
  */
 export function problemHandler(logger: Logger, mapError: ErrorMapper = () => undefined): ErrorRequestHandler {
   return (error, req, res, _next) => {
-    const problem =
-      (error instanceof ProblemError ? error : undefined) ??
-      fromBodyParser(error) ??
-      mapError(error) ??
-      new ProblemError(500, 'INTERNAL', 'An unexpected error occurred');
+    const problem = problemOf(error, mapError);
     if (problem.status >= 500) logger.error({ err: error }, 'request failed');
     if (res.headersSent) {
       res.destroy();
       return;
     }
     const requestId = res.getHeader('x-request-id');
-    res
-      .status(problem.status)
-      .type('application/problem+json')
-      .json(problemBody(problem, req.originalUrl, typeof requestId === 'string' ? requestId : undefined));
+    writeProblem(res, problem, req.originalUrl, typeof requestId === 'string' ? requestId : undefined);
   };
 }

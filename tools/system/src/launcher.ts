@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -114,10 +114,15 @@ function environmentFor(name: AppName, options: SystemOptions, registryUrl: stri
 function startApp(name: AppName, index: number, env: Record<string, string>, logDir: string): AppProcess {
   mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, index === 0 ? `${name}.log` : `${name}-${index}.log`);
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, ['--enable-source-maps', appEntryPoint(name)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  // The app writes its log file itself: piping it through this process would cost this process
+  // (often a test or bench that also drives the load) a read and a write per log line.
+  const log = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, ['--enable-source-maps', appEntryPoint(name)], { env, stdio: ['ignore', log, log] });
+  } finally {
+    closeSync(log);
+  }
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
   });

@@ -88,6 +88,8 @@ const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export class ProxyService {
   private readonly outliers: OutlierDetector;
+  /** The registry's instance breakers by name, without building their options again several times per request. */
+  private readonly instanceBreakers = new Map<string, Breaker>();
 
   constructor(private readonly deps: ProxyServiceDeps) {
     this.outliers = deps.outliers ?? new OutlierDetector({ logger: deps.logger });
@@ -160,6 +162,7 @@ export class ProxyService {
         attempt,
         duration_ms: Math.round(durationMs * 10) / 10,
         failure: failure ?? 'other',
+        request_id: request.headers['x-request-id'],
         err: error,
       },
       'upstream attempt failed',
@@ -182,9 +185,13 @@ export class ProxyService {
 
   /** The instance's own breaker, `<service>@<address>:<port>` as everywhere in the system. */
   private breakerOf(instance: ServiceInstance): Breaker {
-    return this.deps.breakers.get(breakerNameFor(instance), {
-      isFailure: (error) => !(error instanceof ClientGoneError),
-    });
+    const name = breakerNameFor(instance);
+    let breaker = this.instanceBreakers.get(name);
+    if (breaker === undefined) {
+      breaker = this.deps.breakers.get(name, { isFailure: (error) => !(error instanceof ClientGoneError) });
+      this.instanceBreakers.set(name, breaker);
+    }
+    return breaker;
   }
 
   /** One attempt against one instance, through its breaker. */
@@ -198,7 +205,7 @@ export class ProxyService {
             path: request.path,
             headers: request.headers,
             body: request.body,
-            signal: AbortSignal.any([signal, request.clientSignal]),
+            signal,
           });
           if (response.statusCode >= 500) throw new FailedAnswer(response);
           return response;
@@ -206,7 +213,7 @@ export class ProxyService {
           if (request.clientSignal.aborted) throw new ClientGoneError();
           throw error;
         }
-      });
+      }, { signal: request.clientSignal });
     } catch (error) {
       if (error instanceof FailedAnswer) return error.response;
       if (error instanceof BreakerOpenError) {

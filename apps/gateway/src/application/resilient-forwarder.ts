@@ -47,6 +47,8 @@ function isServiceFailure(error: unknown): boolean {
  */
 export class ResilientForwarder {
   private readonly forwarders = new Map<string, Forwarder>();
+  /** The registry's service breakers, looked up once per service rather than on every request. */
+  private readonly serviceBreakers = new Map<string, Breaker>();
 
   constructor(private readonly deps: ResilientForwarderDeps) {}
 
@@ -87,11 +89,16 @@ export class ResilientForwarder {
 
   /** The breaker of `service` (named after it), e.g. for its reset timeout in `Retry-After`. */
   serviceBreaker(service: string): Breaker {
-    return this.deps.breakers.get(service, {
-      ...this.deps.servicePolicy,
-      isFailure: isServiceFailure,
-      isFailedResult: (result) => (result as ForwardResult).response.statusCode >= 500,
-    });
+    let breaker = this.serviceBreakers.get(service);
+    if (breaker === undefined) {
+      breaker = this.deps.breakers.get(service, {
+        ...this.deps.servicePolicy,
+        isFailure: isServiceFailure,
+        isFailedResult: (result) => (result as ForwardResult).response.statusCode >= 500,
+      });
+      this.serviceBreakers.set(service, breaker);
+    }
+    return breaker;
   }
 
   private forwarderOf(service: string): Forwarder {

@@ -20,34 +20,59 @@ export function noteForAccessLog(res: Response, fields: AccessLogFields): void {
 
 const quietPaths = new Set(['/health', '/health/live', '/metrics']);
 
+/** One finished exchange, as the access log records it. */
+export interface AccessRecord extends AccessLogFields {
+  method: string;
+  /** The request target as sent, path and query. */
+  path: string;
+  status: number;
+  /** From arrival to the end of the answer (or the client leaving), in ms. */
+  latencyMs: number;
+  requestId: string | undefined;
+  /** The client went away before the answer was complete. */
+  aborted: boolean;
+}
+
 /**
- * One JSON line per request once it is over: method, route, path, status, latency in ms,
- * `upstream_service` and `upstream_instance`, request id, and whether the client went away first. 5xx at error, 4xx at
+ * Writes one access-log line: method, route, path, status, latency in ms, `upstream_service` and
+ * `upstream_instance`, request id, and whether the client went away first. 5xx at error, 4xx at
  * warn, the rest at info (health checks and scrapes at debug).
  */
+export function logAccess(logger: Logger, record: AccessRecord): void {
+  const line = {
+    method: record.method,
+    route: record.route ?? 'unmatched',
+    path: record.path,
+    status: record.status,
+    latency_ms: Math.round(record.latencyMs * 100) / 100,
+    // `service` is the gateway's own (every line has it); these name the upstream.
+    upstream_service: record.service,
+    upstream_instance: record.upstream,
+    request_id: record.requestId,
+    ...(record.aborted ? { aborted: true } : {}),
+  };
+  if (record.status >= 500) logger.error(line, 'request completed');
+  else if (record.status >= 400) logger.warn(line, 'request completed');
+  else if (quietPaths.has(record.path.split('?', 1)[0] ?? '')) logger.debug(line, 'request completed');
+  else logger.info(line, 'request completed');
+}
+
+/** {@link logAccess} for every request Express serves, once it is over. */
 export function accessLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const started = performance.now();
     res.locals['accessLog'] = {} satisfies AccessLogFields;
     res.once('close', () => {
-      const fields = (res.locals['accessLog'] as AccessLogFields | undefined) ?? {};
-      const status = res.statusCode;
-      const line = {
+      const requestId = res.getHeader('x-request-id');
+      logAccess(logger, {
+        ...((res.locals['accessLog'] as AccessLogFields | undefined) ?? {}),
         method: req.method,
-        route: fields.route ?? 'unmatched',
         path: req.originalUrl,
-        status,
-        latency_ms: Math.round((performance.now() - started) * 100) / 100,
-        // `service` is the gateway's own (every line has it); these name the upstream.
-        upstream_service: fields.service,
-        upstream_instance: fields.upstream,
-        request_id: res.getHeader('x-request-id'),
-        ...(res.writableFinished ? {} : { aborted: true }),
-      };
-      if (status >= 500) logger.error(line, 'request completed');
-      else if (status >= 400) logger.warn(line, 'request completed');
-      else if (quietPaths.has(req.path)) logger.debug(line, 'request completed');
-      else logger.info(line, 'request completed');
+        status: res.statusCode,
+        latencyMs: performance.now() - started,
+        requestId: typeof requestId === 'string' ? requestId : undefined,
+        aborted: !res.writableFinished,
+      });
     });
     next();
   };

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { ProblemError } from '@msr/service-defaults';
 import type { RequestHandler, Response } from 'express';
 import { TokenRejectedError, type Principal, type TokenVerifier } from '../../application/token-verifier.port.js';
@@ -11,7 +12,7 @@ export type Caller =
 
 const anonymous: Caller = Object.freeze({ kind: 'anonymous' });
 
-/** The caller {@link identify} found for this request (anonymous if it did not run). */
+/** The caller {@link identify} noted for this request (anonymous if it did not run). */
 export function callerOf(res: Response): Caller {
   return (res.locals['caller'] as Caller | undefined) ?? anonymous;
 }
@@ -19,41 +20,47 @@ export function callerOf(res: Response): Caller {
 const bearerPattern = /^Bearer +([\w-]+\.[\w-]+\.[\w-]+) *$/i;
 
 /**
- * Authentication without a verdict: verifies a bearer token if the request has one and notes
- * who is calling (or why the token was refused) for the rate limiter and {@link authorize}.
- * Public routes stay open to anyone, so nothing is refused here.
+ * Who is calling, from a request's `Authorization` header: anonymous without one (synchronously:
+ * no promise on the hot path of public reads), else the verified principal or why the token was
+ * refused.
+ *
+ * @throws whatever the verifier throws besides {@link TokenRejectedError} (a bug, not a bad token).
  */
-export function identify(verifier: TokenVerifier): RequestHandler {
-  const verify = async (token: string): Promise<Caller> => {
-    try {
-      return { kind: 'authenticated', principal: await verifier.verify(token) };
-    } catch (error) {
+export function identifyCaller(header: string | undefined, verifier: TokenVerifier): Caller | Promise<Caller> {
+  if (header === undefined) return anonymous;
+  const token = bearerPattern.exec(header)?.[1];
+  if (token === undefined) return { kind: 'rejected', error: new TokenRejectedError('invalid', 'The Authorization header is not "Bearer <JWT>"') };
+  return verifier.verify(token).then(
+    (principal): Caller => ({ kind: 'authenticated', principal }),
+    (error: unknown): Caller => {
       if (!(error instanceof TokenRejectedError)) throw error;
       return { kind: 'rejected', error };
-    }
-  };
+    },
+  );
+}
+
+/**
+ * Authentication without a verdict, for the gateway's own Express routes (`/docs`): notes who is
+ * calling (or why the token was refused) in `res.locals` for the rate limiter. Public routes stay
+ * open to anyone, so nothing is refused here.
+ */
+export function identify(verifier: TokenVerifier): RequestHandler {
   return (req, res, next) => {
-    const header = req.headers.authorization;
-    // Anonymous requests (public reads) stay synchronous: no promise on the hot path.
-    if (header === undefined) {
-      next();
-      return;
-    }
-    const token = bearerPattern.exec(header)?.[1];
-    if (token === undefined) {
-      res.locals['caller'] = { kind: 'rejected', error: new TokenRejectedError('invalid', 'The Authorization header is not "Bearer <JWT>"') } satisfies Caller;
-      next();
-      return;
-    }
-    verify(token).then((caller) => {
+    const caller = identifyCaller(req.headers.authorization, verifier);
+    if (!(caller instanceof Promise)) {
       res.locals['caller'] = caller;
+      next();
+      return;
+    }
+    caller.then((known) => {
+      res.locals['caller'] = known;
       next();
     }, next);
   };
 }
 
 /** RFC 6750 §3: a 401 names the scheme; an error code says what was wrong with the token. */
-function challenge(res: Response, error?: 'invalid_token' | 'insufficient_scope', scope?: string): void {
+function challenge(res: ServerResponse, error?: 'invalid_token' | 'insufficient_scope', scope?: string): void {
   const params = [error === undefined ? undefined : `error="${error}"`, scope === undefined ? undefined : `scope="${scope}"`].filter(Boolean);
   res.setHeader('www-authenticate', params.length === 0 ? 'Bearer' : `Bearer ${params.join(', ')}`);
 }
@@ -66,9 +73,8 @@ function challenge(res: Response, error?: 'invalid_token' | 'insufficient_scope'
  *
  * @throws {ProblemError} as above (passed to the problem handler).
  */
-export function authorize(route: GatewayRoute, res: Response): void {
+export function authorize(route: GatewayRoute, caller: Caller, res: ServerResponse): void {
   if (route.public === true) return;
-  const caller = callerOf(res);
   switch (caller.kind) {
     case 'anonymous':
       challenge(res);

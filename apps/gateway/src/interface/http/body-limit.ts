@@ -1,7 +1,6 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { ProblemError } from '@msr/service-defaults';
-import type { RequestHandler } from 'express';
 
 /** The 413 problem for a body over `maxBytes`. */
 export function bodyTooLarge(maxBytes: number): ProblemError {
@@ -9,20 +8,15 @@ export function bodyTooLarge(maxBytes: number): ProblemError {
 }
 
 /**
- * Answers 413 at once when the declared `Content-Length` exceeds `maxBytes`, before anything
- * is forwarded. (Node discards the unread body after the answer, so clients that insist on
- * sending it all still read their 413.) Bodies without a length (chunked) are counted as they
- * stream by {@link limitStreamedBody}.
+ * Refuses a declared `Content-Length` over `maxBytes` before anything is forwarded. (Node
+ * discards the unread body after the answer, so clients that insist on sending it all still read
+ * their 413.) Bodies without a length (chunked) are counted as they stream by {@link limitStreamedBody}.
+ *
+ * @throws {ProblemError} 413 `REQUEST.TOO_LARGE`.
  */
-export function declaredBodyLimit(maxBytes: number): RequestHandler {
-  return (req, res, next) => {
-    const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > maxBytes) {
-      next(bodyTooLarge(maxBytes));
-      return;
-    }
-    next();
-  };
+export function assertDeclaredLengthWithin(headers: IncomingHttpHeaders, maxBytes: number): void {
+  const declared = headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBytes) throw bodyTooLarge(maxBytes);
 }
 
 /**
