@@ -228,6 +228,43 @@ describe('Breaker timeouts', () => {
     expect(signals[1]?.aborted).toBe(false);
   });
 
+  it('aborts the call signal when the caller\'s signal aborts, with its reason, and lets go of that signal once settled', async () => {
+    const breaker = registry({ ...fastPolicy, timeoutMs: 1_000 }).breakers.get('svc', { isFailure: () => false });
+    const client = new AbortController();
+    let seen: AbortSignal | undefined;
+    const pending = breaker.fire(
+      (signal) =>
+        new Promise((_resolve, reject) => {
+          seen = signal;
+          signal.addEventListener('abort', () => reject(signal.reason));
+        }),
+      { signal: client.signal },
+    );
+    client.abort(new Error('client gone'));
+    await expect(pending).rejects.toThrow('client gone');
+    expect(seen?.aborted).toBe(true);
+
+    const later = new AbortController();
+    let settledSignal: AbortSignal | undefined;
+    await expect(breaker.fire(async (signal) => ((settledSignal = signal), 'ok'), { signal: later.signal })).resolves.toBe('ok');
+    later.abort(new Error('after the call'));
+    expect(settledSignal?.aborted).toBe(false);
+
+    const already = new AbortController();
+    already.abort(new Error('gone before'));
+    await expect(breaker.fire(async (signal) => signal.aborted, { signal: already.signal })).resolves.toBe(true);
+  });
+
+  it('aborts a controller the caller owns at the timeout instead of a fresh one', async () => {
+    const breaker = registry({ ...fastPolicy, timeoutMs: 30 }).breakers.get('svc');
+    const controller = new AbortController();
+    let seen: AbortSignal | undefined;
+    const error = await breaker.fire((signal) => ((seen = signal), new Promise(() => undefined)), { controller }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CallTimeoutError);
+    expect(seen).toBe(controller.signal);
+    expect(controller.signal.reason).toBe(error);
+  });
+
   it('counts timeouts as failures even when isFailure says otherwise', async () => {
     const breaker = registry({ ...fastPolicy, timeoutMs: 20 }).breakers.get('svc', { isFailure: () => false });
     for (let i = 0; i < 3; i++) await expect(breaker.fire(() => new Promise(() => undefined))).rejects.toBeInstanceOf(CallTimeoutError);

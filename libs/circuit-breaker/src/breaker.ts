@@ -46,6 +46,12 @@ export interface FireOptions {
    * removed when the call settles.
    */
   signal?: AbortSignal;
+  /**
+   * The controller whose signal the call gets, and which the breaker aborts at `timeoutMs`,
+   * instead of a fresh one: for a caller that owns one controller per call already (e.g. one per
+   * proxied request) and wants the timeout to abort it. It must not be shared between calls.
+   */
+  controller?: AbortController;
 }
 
 /** Per-breaker settings for {@link BreakerRegistry.get}: policy fields to override and a failure predicate. */
@@ -76,7 +82,7 @@ export interface BreakerRegistryOptions {
 }
 
 type Call = GuardedCall<unknown>;
-type Parent = AbortSignal | undefined;
+type Options = FireOptions | undefined;
 
 /** Carries a resolved value that counts as a failure through opossum, to be unwrapped by `fire`. */
 class FailedResult extends Error {
@@ -88,7 +94,7 @@ class FailedResult extends Error {
 
 /** An opossum breaker behind the {@link Breaker} interface, with one timeout and signal per call. */
 class OpossumBreaker implements Breaker {
-  private readonly circuit: CircuitBreaker<[Call, Parent], unknown>;
+  private readonly circuit: CircuitBreaker<[Call, Options], unknown>;
 
   constructor(
     readonly name: string,
@@ -97,7 +103,7 @@ class OpossumBreaker implements Breaker {
     private readonly isFailedResult: ((value: unknown) => boolean) | undefined,
     metrics: BreakerMetrics | undefined,
   ) {
-    this.circuit = new CircuitBreaker<[Call, Parent], unknown>((call, parent) => this.runWithTimeout(call, parent), {
+    this.circuit = new CircuitBreaker<[Call, Options], unknown>((call, options) => this.runWithTimeout(call, options), {
       name,
       // Opossum's own timeout would abort one AbortController shared by every call; each call
       // gets its own controller and timer in runWithTimeout instead.
@@ -129,7 +135,7 @@ class OpossumBreaker implements Breaker {
 
   async fire<T>(call: GuardedCall<T>, options?: FireOptions): Promise<T> {
     try {
-      return (await this.circuit.fire(call, options?.signal)) as T;
+      return (await this.circuit.fire(call, options)) as T;
     } catch (error) {
       if (error instanceof FailedResult) return error.value as T;
       if ((error as { code?: unknown }).code === 'EOPENBREAKER' && CircuitBreaker.isOurError(error as Error)) {
@@ -149,8 +155,9 @@ class OpossumBreaker implements Breaker {
     };
   }
 
-  private runWithTimeout(call: Call, parent: Parent): Promise<unknown> {
-    const controller = new AbortController();
+  private runWithTimeout(call: Call, options: Options): Promise<unknown> {
+    const controller = options?.controller ?? new AbortController();
+    const parent = options?.signal;
     if (parent?.aborted === true) controller.abort(parent.reason);
     const onParentAbort = () => controller.abort(parent?.reason);
     parent?.addEventListener('abort', onParentAbort, { once: true });

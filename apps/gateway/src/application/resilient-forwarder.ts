@@ -70,10 +70,8 @@ export class ResilientForwarder {
     }
     const breaker = this.serviceBreaker(service);
     try {
-      const result = await breaker.fire((signal) => {
-        signal.addEventListener('abort', () => cancel.abort(signal.reason), { once: true });
-        return this.forwarderOf(service).forward({ ...request, clientSignal: cancel.signal });
-      });
+      // The breaker's timeout aborts `cancel` itself: the request's one controller, also the client's.
+      const result = await breaker.fire(() => this.forwarderOf(service).forward({ ...request, clientSignal: cancel.signal }), { controller: cancel });
       return { ...result, release };
     } catch (error) {
       release();
