@@ -31,6 +31,8 @@ export interface AccessRecord extends AccessLogFields {
   requestId: string | undefined;
   /** The client went away before the answer was complete. */
   aborted: boolean;
+  /** A health check or metrics scrape: logged at debug when it succeeds. */
+  routine?: boolean;
 }
 
 /**
@@ -53,7 +55,7 @@ export function logAccess(logger: Logger, record: AccessRecord): void {
   };
   if (record.status >= 500) logger.error(line, 'request completed');
   else if (record.status >= 400) logger.warn(line, 'request completed');
-  else if (quietPaths.has(record.path.split('?', 1)[0] ?? '')) logger.debug(line, 'request completed');
+  else if (record.routine === true) logger.debug(line, 'request completed');
   else logger.info(line, 'request completed');
 }
 
@@ -72,6 +74,7 @@ export function accessLog(logger: Logger): RequestHandler {
         latencyMs: performance.now() - started,
         requestId: typeof requestId === 'string' ? requestId : undefined,
         aborted: !res.writableFinished,
+        routine: quietPaths.has(req.path),
       });
     });
     next();

@@ -45,11 +45,15 @@ interface Exchange {
   tooLarge: boolean;
 }
 
-/** The prefix of `routes` that `url` lies under, case-insensitively as Express matches: `/api/orders`, `/api/orders/…`, never `/api/ordersx`. */
-function routesFor(table: readonly PrefixRoutes[], url: string): PrefixRoutes | undefined {
+/** A prefix's routes with the prefix in lower case, computed once for matching. */
+interface MatchableRoutes extends PrefixRoutes {
+  lowerPrefix: string;
+}
+
+/** The prefix of `table` that `url` lies under, case-insensitively as Express matches: `/api/orders`, `/api/orders/…`, never `/api/ordersx`. */
+function routesFor(table: readonly MatchableRoutes[], url: string): MatchableRoutes | undefined {
   const lower = url.toLowerCase();
-  return table.find(({ prefix }) => {
-    const lowerPrefix = prefix.toLowerCase();
+  return table.find(({ lowerPrefix }) => {
     if (!lower.startsWith(lowerPrefix)) return false;
     const next = lower.charAt(lowerPrefix.length);
     return next === '' || next === '/' || next === '?';
@@ -72,7 +76,7 @@ function routesFor(table: readonly PrefixRoutes[], url: string): PrefixRoutes | 
  * @returns a handler answering `true` when it took the request, `false` when no prefix matched.
  */
 export function proxyHandler(deps: ProxyHandlerDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const table = groupByPrefix(deps.routes);
+  const table: MatchableRoutes[] = groupByPrefix(deps.routes).map((routes) => ({ ...routes, lowerPrefix: routes.prefix.toLowerCase() }));
   // What CORS says to a request without `Origin` never changes: recorded once like helmet's headers.
   const corsWithoutOrigin: HeaderList | undefined = recordHeaders(deps.cors, 'GET');
 

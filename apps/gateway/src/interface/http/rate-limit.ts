@@ -55,11 +55,6 @@ export class RateLimiter {
       throw new ProblemError(429, 'RATE_LIMIT.EXCEEDED', `Too many requests: at most ${limit} per ${windowMs / 1_000} s per client`, { limit, window_ms: windowMs });
     }
   }
-
-  /** Stops the store's clean-up timer. */
-  shutdown(): void {
-    this.store.shutdown();
-  }
 }
 
 /** {@link RateLimiter.take} as Express middleware for the gateway's own routes; runs after `identify`. */
