@@ -29,7 +29,7 @@
  * (exit 1 when a target is missed).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -270,6 +270,7 @@ async function main(): Promise<number> {
     buildApps();
   }
   console.log('\n== A Kafka broker of its own');
+  mkdirSync(path.join(root, 'tmp'), { recursive: true });
   const kafka: KafkaOptions = { port: await freePort(), controllerPort: await freePort(), stateDir: mkdtempSync(path.join(root, 'tmp', 'bench-kafka-')) };
   const { brokers } = await startKafka(kafka);
   let running: TestSystem | undefined;
