@@ -1,7 +1,8 @@
-import { Kafka, Partitioners, type Admin, type Consumer, type Message } from 'kafkajs';
+import { Kafka, Partitioners, type Admin, type Message } from 'kafkajs';
 import type { Logger } from '@msr/service-defaults';
 import { defaultPartitions } from '../topics.js';
 import { kafkaLogLevel, pinoLogCreator } from './log-creator.js';
+import { OffsetCommits } from './offset-commits.js';
 import { headersToStrings, type IncomingRecord, type OutgoingRecord } from './records.js';
 
 /** Where and as whom to connect to Kafka. */
@@ -16,14 +17,21 @@ export interface KafkaBusOptions {
    * partitions until `sessionTimeoutMs` passes, and a restarted process cannot finish joining
    * before then; kafkajs has no static membership (KIP-345) to skip that wait, so the default is
    * the broker's minimum, 6000 (`group.min.session.timeout.ms`), with a heartbeat every 1000.
+   * `commitIntervalMs`: how long a handled record's offset may wait before it is committed
+   * (see `OffsetCommits`); default {@link defaultCommitIntervalMs}.
    */
-  consumer?: { sessionTimeoutMs?: number; heartbeatIntervalMs?: number };
+  consumer?: { sessionTimeoutMs?: number; heartbeatIntervalMs?: number; commitIntervalMs?: number };
 }
 
 /** The session timeout of group members unless `KafkaBusOptions.consumer` says otherwise, in ms. */
 export const defaultSessionTimeoutMs = 6_000;
 /** How often group members heartbeat unless `KafkaBusOptions.consumer` says otherwise, in ms. */
 export const defaultHeartbeatIntervalMs = 1_000;
+/**
+ * Longest wait of a handled record's offset for its commit unless `KafkaBusOptions.consumer` says
+ * otherwise, in ms: the records a crashed member's successor reads again (and its inbox skips).
+ */
+export const defaultCommitIntervalMs = 1_000;
 
 /**
  * Publishes records with the process's one idempotent producer. Used by the outbox relay; apps
@@ -46,8 +54,9 @@ export interface BusConsumerRun {
   /** Partitions handled at the same time; one partition's records are always handled in order. */
   partitionsConsumedConcurrently: number;
   /**
-   * Handles one record. The record's offset is committed only after this resolves; when it
-   * throws, kafkajs retries and finally restarts the consumer, so the record is delivered again.
+   * Handles one record. The record's offset is committed only after this resolves (within the
+   * commit interval, in one request with the other partitions'); when it throws, kafkajs retries
+   * and finally restarts the consumer, so the record is delivered again.
    */
   eachRecord: (record: IncomingRecord) => Promise<void>;
   /** Called when kafkajs gives up on the consumer for good (a non-retriable error). */
@@ -63,7 +72,7 @@ export interface BusConsumer {
    * @throws when connecting, subscribing or joining fails (e.g. a topic does not exist).
    */
   start(run: BusConsumerRun): Promise<void>;
-  /** Finishes the record in hand, leaves the group and disconnects. Safe to call twice. */
+  /** Finishes the record in hand, commits the handled offsets, leaves the group and disconnects. Safe to call twice. */
   stop(): Promise<void>;
 }
 
@@ -129,7 +138,7 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
   const producerConnection = lazyConnection(() => kafkaProducer.connect());
   const admin: Admin = kafka.admin();
   const adminConnection = lazyConnection(() => admin.connect());
-  const running = new Set<Consumer>();
+  const running = new Set<BusConsumer>();
 
   const producer: BusProducer = {
     async send(records) {
@@ -161,8 +170,7 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
     },
 
     async disconnect() {
-      await Promise.all([...running].map((consumer) => consumer.disconnect()));
-      running.clear();
+      await Promise.all([...running].map((consumer) => consumer.stop()));
       if (producerConnection.opened) await kafkaProducer.disconnect();
       if (adminConnection.opened) await admin.disconnect();
     },
@@ -181,9 +189,19 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
         // rebalance); this keeps doing so however long the broker is away.
         retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5, restartOnFailure: async () => true },
       });
-      return {
+      // kafkajs' auto-commit sends one OffsetCommit per fetched batch; these are batched instead.
+      const commits = new OffsetCommits({
+        intervalMs: options.consumer?.commitIntervalMs ?? defaultCommitIntervalMs,
+        commit: (positions) => consumer.commitOffsets(positions),
+        onError: (error, positions) => options.logger.warn({ err: error, group_id: groupId, partitions: positions.length }, 'kafka offset commit failed; retrying'),
+      });
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => commits.assigned(payload.memberAssignment));
+      const handling = new Set<Promise<void>>();
+      let topics: readonly string[] = [];
+      const member: BusConsumer = {
         async start(run) {
-          running.add(consumer);
+          topics = run.topics;
+          running.add(member);
           consumer.on(consumer.events.CRASH, ({ payload }) => {
             const fields = { err: payload.error, group_id: groupId, restart: payload.restart };
             if (payload.restart) {
@@ -211,29 +229,45 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
             await consumer.connect();
             await consumer.subscribe({ topics: [...run.topics], fromBeginning: true });
             await consumer.run({
+              autoCommit: false,
               partitionsConsumedConcurrently: run.partitionsConsumedConcurrently,
-              eachMessage: async ({ topic, partition, message }) =>
-                run.eachRecord({
+              eachMessage: async ({ topic, partition, message }) => {
+                const handled = run.eachRecord({
                   topic,
                   partition,
                   offset: message.offset,
                   key: message.key?.toString() ?? null,
                   value: message.value?.toString() ?? null,
                   headers: headersToStrings(message.headers),
-                }),
+                });
+                handling.add(handled);
+                try {
+                  await handled;
+                } finally {
+                  handling.delete(handled);
+                }
+                commits.handled(topic, partition, message.offset);
+              },
             });
             await joined;
           } catch (error) {
-            running.delete(consumer);
+            running.delete(member);
+            commits.close();
             await consumer.disconnect().catch(() => undefined);
             throw error;
           }
         },
         async stop() {
-          if (!running.delete(consumer)) return;
+          if (!running.delete(member)) return;
+          // Still a member: pause, let the records in hand finish, commit what was handled, then leave.
+          if (topics.length > 0) consumer.pause(topics.map((topic) => ({ topic })));
+          while (handling.size > 0) await Promise.allSettled([...handling]);
+          await commits.flush();
+          commits.close();
           await consumer.disconnect();
         },
       };
+      return member;
     },
   };
 }
