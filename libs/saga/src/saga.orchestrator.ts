@@ -287,6 +287,8 @@ export class SagaOrchestrator {
             ? { type: 'succeeded', attempt: saga.attempt, ...(result.data === undefined ? {} : { data: result.data }), ...replied }
             : { type: 'failed', attempt: saga.attempt, code: result.code, reason: result.reason, ...replied };
         const applied = await this.apply(tx, definition, saga, event, saga.updatedAt);
+        // The reply deadline's timer is moot once this commits (a later wait schedules its own).
+        hook.afterCommit?.(() => this.unschedule(saga.id));
         if (applied.continues) this.driveAfter(hook, applied.record);
         return { outcome: 'applied', sagaId: saga.id, status: applied.state.status } as const;
       });
@@ -704,6 +706,11 @@ export class SagaOrchestrator {
     }, Math.max(0, at - Date.now()));
     timer.unref();
     this.timers.set(sagaId, { at, timer });
+  }
+
+  private unschedule(sagaId: string): void {
+    clearTimeout(this.timers.get(sagaId)?.timer);
+    this.timers.delete(sagaId);
   }
 
   private context(saga: SagaRecord, attempt: number): StepContext<unknown> {
