@@ -295,8 +295,26 @@ function javaCommand(): string {
   return process.env['JAVA_HOME'] ? path.join(process.env['JAVA_HOME'], 'bin', 'java') : 'java';
 }
 
+/**
+ * The broker's JVM options as Kafka's own `kafka-server-start.sh` sets them
+ * (`KAFKA_HEAP_OPTS`, `KAFKA_JVM_PERFORMANCE_OPTS`): a heap of fixed size, so it is not grown
+ * (and collected) step by step under the first load, and G1 tuned for short pauses.
+ */
+function brokerJvmOptions(layout: KafkaLayout): string[] {
+  return [
+    `-Xms${layout.heapMb}m`,
+    '-server',
+    '-XX:+UseG1GC',
+    '-XX:MaxGCPauseMillis=20',
+    '-XX:InitiatingHeapOccupancyPercent=35',
+    '-XX:+ExplicitGCInvokesConcurrent',
+    '-XX:MaxInlineLevel=15',
+  ];
+}
+
 function javaArgs(layout: KafkaLayout, mainClass: string, args: string[]): string[] {
   return [
+    ...(mainClass === 'kafka.Kafka' ? brokerJvmOptions(layout) : []),
     `-Xmx${layout.heapMb}m`,
     '-Djava.awt.headless=true',
     `-Dlog4j.configuration=${pathToFileURL(layout.log4jProperties).href}`,
