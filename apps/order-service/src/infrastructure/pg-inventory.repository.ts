@@ -16,19 +16,24 @@ export class PgInventoryRepository implements InventoryRepository {
     const quantities = wanted.map((item) => item.quantity);
     // The order's reservation first: its primary key (order_id, sku) makes a second reservation for
     // the same order (the step run twice, even concurrently) wait for the first and find it.
-    const { rowCount } = await tx.query(
-      `INSERT INTO reservations (order_id, sku, quantity, status, reserved_at)
-       SELECT $1, w.sku, w.quantity, 'RESERVED', now() FROM unnest($2::text[], $3::integer[]) AS w(sku, quantity)
-       ON CONFLICT (order_id, sku) DO NOTHING`,
-      [orderId, skus, quantities],
-    );
+    const { rowCount } = await tx.query({
+      name: 'reservations_reserve',
+      text: `INSERT INTO reservations (order_id, sku, quantity, status, reserved_at)
+             SELECT $1, w.sku, w.quantity, 'RESERVED', now() FROM unnest($2::text[], $3::integer[]) AS w(sku, quantity)
+             ON CONFLICT (order_id, sku) DO NOTHING`,
+      values: [orderId, skus, quantities],
+    });
     if (rowCount === 0) return { ok: true };
     if (rowCount !== wanted.length) throw new Error(`order ${orderId} holds part of its reservation only`);
     // Only now the stock rows, locked in SKU order (no deadlock between orders sharing SKUs) and
     // as late as possible: a popular SKU's row is the one place concurrent sagas queue. NO KEY
     // UPDATE, not UPDATE: inserts that merely reference the product (order lines, reservations)
     // need not wait for it.
-    const { rows } = await tx.query<{ sku: string; stock: number }>('SELECT sku, stock FROM products WHERE sku = ANY($1::text[]) ORDER BY sku FOR NO KEY UPDATE', [skus]);
+    const { rows } = await tx.query<{ sku: string; stock: number }>({
+      name: 'products_lock_stock',
+      text: 'SELECT sku, stock FROM products WHERE sku = ANY($1::text[]) ORDER BY sku FOR NO KEY UPDATE',
+      values: [skus],
+    });
     const stock = new Map(rows.map((row) => [row.sku, row.stock]));
     const shortages: Shortage[] = wanted
       .filter((item) => (stock.get(item.sku) ?? 0) < item.quantity)
@@ -37,11 +42,12 @@ export class PgInventoryRepository implements InventoryRepository {
       await tx.query('DELETE FROM reservations WHERE order_id = $1', [orderId]);
       return { ok: false, shortages };
     }
-    await tx.query(
-      `UPDATE products p SET stock = p.stock - w.quantity, updated_at = now()
-         FROM unnest($1::text[], $2::integer[]) AS w(sku, quantity) WHERE p.sku = w.sku`,
-      [skus, quantities],
-    );
+    await tx.query({
+      name: 'products_take_stock',
+      text: `UPDATE products p SET stock = p.stock - w.quantity, updated_at = now()
+               FROM unnest($1::text[], $2::integer[]) AS w(sku, quantity) WHERE p.sku = w.sku`,
+      values: [skus, quantities],
+    });
     return { ok: true };
   }
 
@@ -62,6 +68,10 @@ export class PgInventoryRepository implements InventoryRepository {
   }
 
   async confirm(tx: Queryable, orderId: string): Promise<void> {
-    await tx.query(`UPDATE reservations SET status = 'CONFIRMED', confirmed_at = now() WHERE order_id = $1 AND status = 'RESERVED'`, [orderId]);
+    await tx.query({
+      name: 'reservations_confirm',
+      text: `UPDATE reservations SET status = 'CONFIRMED', confirmed_at = now() WHERE order_id = $1 AND status = 'RESERVED'`,
+      values: [orderId],
+    });
   }
 }

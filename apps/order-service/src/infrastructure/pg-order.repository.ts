@@ -25,13 +25,14 @@ const selectOrders = `
 export class PgOrderRepository implements OrderRepository {
   async insert(db: Queryable, order: Order, sagaId: string): Promise<void> {
     // One round trip for the order and its lines.
-    await db.query(
-      `WITH inserted AS (
-         INSERT INTO orders (id, user_id, status, total_cents, saga_id, reason_code, reason, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id)
-       INSERT INTO order_items (order_id, sku, quantity, unit_price_cents)
-       SELECT inserted.id, line.* FROM inserted, unnest($10::text[], $11::integer[], $12::integer[]) AS line`,
-      [
+    await db.query({
+      name: 'orders_insert',
+      text: `WITH inserted AS (
+               INSERT INTO orders (id, user_id, status, total_cents, saga_id, reason_code, reason, created_at, updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id)
+             INSERT INTO order_items (order_id, sku, quantity, unit_price_cents)
+             SELECT inserted.id, line.* FROM inserted, unnest($10::text[], $11::integer[], $12::integer[]) AS line`,
+      values: [
         order.id,
         order.userId,
         order.status,
@@ -45,11 +46,11 @@ export class PgOrderRepository implements OrderRepository {
         order.lines.map((line) => line.quantity),
         order.lines.map((line) => line.unitPriceCents),
       ],
-    );
+    });
   }
 
   async findById(db: Queryable, id: string): Promise<OrderRecord | undefined> {
-    const { rows } = await db.query<OrderRow>(`${selectOrders} WHERE o.id = $1`, [id]);
+    const { rows } = await db.query<OrderRow>({ name: 'orders_find_by_id', text: `${selectOrders} WHERE o.id = $1`, values: [id] });
     return rows[0] === undefined ? undefined : toRecord(rows[0]);
   }
 
@@ -59,13 +60,11 @@ export class PgOrderRepository implements OrderRepository {
   }
 
   async save(db: Queryable, order: Order): Promise<void> {
-    await db.query('UPDATE orders SET status = $2, reason_code = $3, reason = $4, updated_at = $5 WHERE id = $1', [
-      order.id,
-      order.status,
-      order.reasonCode,
-      order.reason,
-      order.updatedAt,
-    ]);
+    await db.query({
+      name: 'orders_save',
+      text: 'UPDATE orders SET status = $2, reason_code = $3, reason = $4, updated_at = $5 WHERE id = $1',
+      values: [order.id, order.status, order.reasonCode, order.reason, order.updatedAt],
+    });
   }
 }
 

@@ -17,7 +17,11 @@ export class PgProductRepository implements ProductRepository {
   }
 
   async pricesOf(db: Queryable, skus: readonly string[]): Promise<Map<string, number>> {
-    const { rows } = await db.query<Pick<ProductRow, 'sku' | 'price_cents'>>('SELECT sku, price_cents FROM products WHERE sku = ANY($1::text[])', [skus]);
+    const { rows } = await db.query<Pick<ProductRow, 'sku' | 'price_cents'>>({
+      name: 'products_prices',
+      text: 'SELECT sku, price_cents FROM products WHERE sku = ANY($1::text[])',
+      values: [skus],
+    });
     return new Map(rows.map((row) => [row.sku, row.price_cents]));
   }
 }

@@ -37,7 +37,7 @@ export class PgAccountRepository implements AccountRepository {
   }
 
   async findByUserId(userId: string): Promise<Account | undefined> {
-    const { rows } = await this.db.query<AccountRow>(`SELECT ${columns} FROM accounts WHERE user_id = $1`, [userId]);
+    const { rows } = await this.db.query<AccountRow>({ name: 'accounts_find_by_user', text: `SELECT ${columns} FROM accounts WHERE user_id = $1`, values: [userId] });
     return rows[0] === undefined ? undefined : toAccount(rows[0]);
   }
 
@@ -45,11 +45,12 @@ export class PgAccountRepository implements AccountRepository {
     // One conditional UPDATE: under READ COMMITTED a concurrent debit of the same row makes this
     // one wait, then re-evaluate the WHERE against the new balance, so the balance never goes
     // below zero whatever the callers read before.
-    const { rowCount } = await this.db.query(
-      `UPDATE accounts SET balance_cents = balance_cents - $2, updated_at = $3
-       WHERE user_id = $1 AND balance_cents >= $2`,
-      [userId, amount.cents, now],
-    );
+    const { rowCount } = await this.db.query({
+      name: 'accounts_debit_if_covered',
+      text: `UPDATE accounts SET balance_cents = balance_cents - $2, updated_at = $3
+             WHERE user_id = $1 AND balance_cents >= $2`,
+      values: [userId, amount.cents, now],
+    });
     return rowCount === 1;
   }
 

@@ -43,7 +43,7 @@ export class PgPaymentRepository implements PaymentRepository {
     // A transaction-scoped advisory lock, released at COMMIT/ROLLBACK. The two-key form keeps
     // these locks apart from single-key ones (e.g. the outbox relay's); two orders whose ids
     // hash alike merely wait for each other.
-    await this.db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [orderLockNamespace, orderId]);
+    await this.db.query({ name: 'payments_lock_order', text: 'SELECT pg_advisory_xact_lock($1, hashtext($2))', values: [orderLockNamespace, orderId] });
   }
 
   async findById(id: string): Promise<Payment | undefined> {
@@ -52,14 +52,15 @@ export class PgPaymentRepository implements PaymentRepository {
   }
 
   async findByOrderId(orderId: string): Promise<Payment | undefined> {
-    const { rows } = await this.db.query<PaymentRow>(`SELECT ${columns} FROM payments WHERE order_id = $1`, [orderId]);
+    const { rows } = await this.db.query<PaymentRow>({ name: 'payments_find_by_order', text: `SELECT ${columns} FROM payments WHERE order_id = $1`, values: [orderId] });
     return rows[0] === undefined ? undefined : toPayment(rows[0]);
   }
 
   async insert(payment: Payment): Promise<void> {
-    await this.db.query(
-      `INSERT INTO payments (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [
+    await this.db.query({
+      name: 'payments_insert',
+      text: `INSERT INTO payments (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      values: [
         payment.id,
         payment.orderId,
         payment.userId,
@@ -70,7 +71,7 @@ export class PgPaymentRepository implements PaymentRepository {
         payment.createdAt,
         payment.updatedAt,
       ],
-    );
+    });
   }
 
   async update(payment: Payment): Promise<void> {
@@ -87,7 +88,7 @@ export class PgPaymentRepository implements PaymentRepository {
   }
 
   async isCancelled(orderId: string): Promise<boolean> {
-    const { rowCount } = await this.db.query('SELECT 1 FROM order_cancellations WHERE order_id = $1', [orderId]);
+    const { rowCount } = await this.db.query({ name: 'order_cancellations_exists', text: 'SELECT 1 FROM order_cancellations WHERE order_id = $1', values: [orderId] });
     return rowCount === 1;
   }
 }

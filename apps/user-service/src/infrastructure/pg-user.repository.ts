@@ -34,7 +34,7 @@ export class PgUserRepository implements UserRepository {
   constructor(private readonly pool: pg.Pool) {}
 
   async findById(id: string): Promise<User | undefined> {
-    const { rows } = await this.pool.query<UserRow>(`SELECT ${columns} FROM users WHERE id = $1`, [id]);
+    const { rows } = await this.pool.query<UserRow>({ name: 'users_find_by_id', text: `SELECT ${columns} FROM users WHERE id = $1`, values: [id] });
     return rows[0] === undefined ? undefined : toUser(rows[0]);
   }
 
