@@ -24,9 +24,10 @@
  * the apps log at `warn` so that neither is what is measured.
  *
  * Options: `--rates=50,200` orders per second, `--duration=20` seconds per rate, `--users=20`,
- * `--warmup=30` seconds at 20/s first (the bench's broker is a fresh JVM: until its JIT has
- * compiled the hot paths it takes a third of a core more, and every figure suffers), `--skip-build` (run the apps as last built), `--strict`
- * (exit 1 when a target is missed).
+ * `--warmup=60` seconds at 40/s first (the bench's broker is a fresh JVM: until its JIT has
+ * compiled the hot paths, which takes a minute or two under load, it needs two to three times the
+ * CPU per request, and every figure suffers), `--skip-build` (run the apps as last built),
+ * `--strict` (exit 1 when a target is missed).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -46,7 +47,7 @@ const { values } = parseArgs({
     rates: { type: 'string', default: '50,200' },
     duration: { type: 'string', default: '20' },
     users: { type: 'string', default: '20' },
-    warmup: { type: 'string', default: '30' },
+    warmup: { type: 'string', default: '60' },
     'skip-build': { type: 'boolean', default: false },
     strict: { type: 'boolean', default: false },
   },
@@ -55,6 +56,8 @@ const rates = values.rates.split(',').map(Number);
 const durationSeconds = Number(values.duration);
 const userCount = Number(values.users);
 const warmupSeconds = Number(values.warmup);
+/** Orders per second while warming up: enough for the JITs to compile the hot paths in a minute. */
+const warmupRate = 40;
 const targets = { atRate: 50, maxP50Ms: 50, maxP99Ms: 250, sustainedRate: 200 };
 /**
  * The bench catalog: many SKUs with stock for millions of orders, ordered in turn. One SKU for
@@ -245,8 +248,8 @@ async function bench(system: RunningSystem, brokers: string[], ordersDb: string)
   const placer = new OrderPlacer(system.gatewayUrl, await mintDevToken());
   try {
     if (warmupSeconds > 0) {
-      console.log(`\n== Warming up: 20 orders/s for ${warmupSeconds} s (the fresh broker's JIT, the services' connections and caches)`);
-      await phase(placer, userIds, decisions, 20, warmupSeconds);
+      console.log(`\n== Warming up: ${warmupRate} orders/s for ${warmupSeconds} s (the fresh JVM's and Node's JIT, the services' connections and caches)`);
+      await phase(placer, userIds, decisions, warmupRate, warmupSeconds);
     }
     const results: PhaseResult[] = [];
     for (const rate of rates) {
