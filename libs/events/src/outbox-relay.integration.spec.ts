@@ -15,6 +15,8 @@ const suffix = randomBytes(4).toString('hex');
 const topic = `events-relay-it-${suffix}`;
 /** Created only halfway through a test, to make the relay's sends fail until then. */
 const missingTopic = `events-relay-missing-${suffix}`;
+/** Never created: a message to it stays unpublished. */
+const neverCreatedTopic = `events-relay-never-${suffix}`;
 const logger = createLogger({ service: 'events-relay-it', level: 'silent' });
 
 let db: TestDatabase;
@@ -56,7 +58,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await bus?.disconnect();
-  await deleteKafkaTestResources({ topics: [topic, missingTopic] });
+  await deleteKafkaTestResources({ topics: [topic, missingTopic, neverCreatedTopic] });
   await pool?.end();
   await db?.drop();
 });
@@ -191,5 +193,39 @@ describe('OutboxRelay', () => {
     } finally {
       await relay.stop();
     }
+  });
+
+  it('deletes published rows past the retention, oldest first, and keeps recent and unpublished ones', async () => {
+    const registry = new Registry();
+    const [old, recent, unpublished] = [userDeleted(), userDeleted(), userDeleted()];
+    await withTransaction(pool, async (tx) => {
+      await enqueueMessage(tx, old, topic);
+      await enqueueMessage(tx, recent, topic);
+    });
+    const publisher = new OutboxRelay({ pool, bus, logger, pollIntervalMs: 50, retentionMs: Infinity });
+    publisher.start();
+    try {
+      await waitFor('both to be published', async () => (await outboxRow(recent.id))?.published_at);
+    } finally {
+      await publisher.stop();
+    }
+    await pool.query(`UPDATE outbox SET published_at = now() - interval '2 minutes' WHERE id = $1`, [old.id]);
+    // Old, but never published: not the relay's to delete.
+    await withTransaction(pool, (tx) => enqueueMessage(tx, unpublished, neverCreatedTopic));
+    await pool.query(`UPDATE outbox SET created_at = now() - interval '2 minutes' WHERE id = $1`, [unpublished.id]);
+
+    const relay = new OutboxRelay({ pool, bus, logger, metricsRegistry: registry, pollIntervalMs: 50, retentionMs: 60_000, pruneIntervalMs: 50 });
+    relay.start();
+    try {
+      await waitFor('the old row to be pruned', async () => (await outboxRow(old.id)) === undefined);
+      // A few more rounds: the others stay.
+      await waitFor('the unpublished row to be tried twice', async () => ((await outboxRow(unpublished.id))?.attempts ?? 0) >= 2);
+    } finally {
+      await relay.stop();
+    }
+    expect(await outboxRow(recent.id)).toEqual(expect.objectContaining({ published_at: expect.any(Date) }));
+    expect(await outboxRow(unpublished.id)).toEqual(expect.objectContaining({ published_at: null }));
+    expect(await metric(registry, 'outbox_pruned_total')).toBe(1);
+    await pool.query('DELETE FROM outbox WHERE id = $1', [unpublished.id]);
   });
 });

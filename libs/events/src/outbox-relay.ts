@@ -18,7 +18,21 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** How often the outbox is checked without a notification, in ms; default 500. */
   pollIntervalMs?: number;
+  /**
+   * How long published rows are kept before the relay deletes them, in ms; default
+   * {@link defaultOutboxRetentionMs}. `Infinity` keeps them for good.
+   */
+  retentionMs?: number;
+  /** How often the relay deletes published rows past `retentionMs`, in ms; default 60000. */
+  pruneIntervalMs?: number;
 }
+
+/** How long published outbox rows are kept unless `OutboxRelayOptions.retentionMs` says otherwise: one day, in ms. */
+export const defaultOutboxRetentionMs = 24 * 60 * 60 * 1_000;
+/** Published rows deleted per statement when pruning: short transactions, never a long lock. */
+const pruneBatchSize = 1_000;
+/** Pruning statements per round at most; the rest waits for the next round. */
+const maxPruneBatchesPerRound = 20;
 
 /** The relay that publishes holds this session-level advisory lock on its connection. */
 const relayLockKey = 4_711_000_001;
@@ -61,7 +75,9 @@ class SendError extends Error {
  * - commits without waiting for the disk (`synchronous_commit = off`): marking rows published may
  *   be lost in a database crash at no cost but a republish;
  * - reads the queue with a plain index scan (`enable_bitmapscan = off`), whose cost does not grow
- *   with the published rows awaiting VACUUM.
+ *   with the published rows awaiting VACUUM;
+ * - deletes published rows once they are older than `retentionMs` (a day by default), checking
+ *   every `pruneIntervalMs`, so the table does not grow without bound.
  *
  * Each pass is one transaction of two round trips: `BEGIN` with `SELECT … FOR UPDATE SKIP LOCKED`
  * of the oldest unpublished rows, then (after the producer's ack from all in-sync replicas)
@@ -76,6 +92,10 @@ export class OutboxRelay {
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
   private readonly published: Counter;
+  private readonly pruned: Counter;
+  private readonly retentionMs: number;
+  private readonly pruneIntervalMs: number;
+  private nextPruneAt = 0;
   private loop: Promise<void> | undefined;
   private stopping = false;
   private client: pg.Client | undefined;
@@ -94,6 +114,9 @@ export class OutboxRelay {
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
     const registers = options.metricsRegistry ? [options.metricsRegistry] : [];
     this.published = new Counter({ name: 'outbox_published_total', help: 'Outbox messages published to Kafka.', registers });
+    this.pruned = new Counter({ name: 'outbox_pruned_total', help: 'Published outbox messages deleted after the retention period.', registers });
+    this.retentionMs = options.retentionMs ?? defaultOutboxRetentionMs;
+    this.pruneIntervalMs = options.pruneIntervalMs ?? 60_000;
     const pool = this.pool;
     new Gauge({
       name: 'outbox_oldest_unpublished_age_seconds',
@@ -140,6 +163,8 @@ export class OutboxRelay {
       try {
         const client = await this.connection();
         if (!this.leading) this.leading = await this.tryToLead(client);
+        // Pruning first: a row that cannot be published (and fails every pass) must not stop it.
+        if (this.leading && Date.now() >= this.nextPruneAt) await this.prune(client);
         if (this.leading) count = await this.publishBatch(client);
         failures = 0;
       } catch (error) {
@@ -226,6 +251,35 @@ export class OutboxRelay {
     this.published.inc(rows.length);
     this.logger.debug({ count: rows.length }, 'outbox batch published');
     return rows.length;
+  }
+
+  /**
+   * Deletes published rows older than the retention, oldest first, in short statements (each its
+   * own transaction, not waiting for the disk: a lost deletion is simply done again). A failure is
+   * logged and tried again at the next round; publishing goes on either way.
+   */
+  private async prune(client: pg.Client): Promise<void> {
+    this.nextPruneAt = Date.now() + this.pruneIntervalMs;
+    if (!Number.isFinite(this.retentionMs)) return;
+    let total = 0;
+    try {
+      for (let batch = 0; batch < maxPruneBatchesPerRound && !this.stopping; batch += 1) {
+        const { rowCount } = await client.query({
+          name: 'outbox_prune',
+          text: `DELETE FROM outbox WHERE id IN (
+                   SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1) ORDER BY published_at LIMIT $2)`,
+          values: [this.retentionMs / 1_000, pruneBatchSize],
+        });
+        total += rowCount ?? 0;
+        if ((rowCount ?? 0) < pruneBatchSize) break;
+      }
+    } catch (error) {
+      this.logger.warn({ err: error }, 'outbox pruning failed; trying again at the next round');
+    }
+    if (total > 0) {
+      this.pruned.inc(total);
+      this.logger.debug({ count: total }, 'published outbox rows pruned');
+    }
   }
 
   private wake(): void {
