@@ -332,18 +332,22 @@ export class InboxConsumer {
     for (let attempt = 1; ; attempt += 1) {
       const callbacks: Array<() => void> = [];
       try {
-        const ran = await withOutboxTransaction(this.pool, async (tx) => {
-          // Locks the inbox row: a concurrent delivery of the same message (a rebalance) waits here, then finds it handled.
-          const { rowCount } = await tx.query({
-            name: 'inbox_mark_processed',
-            text: `UPDATE inbox SET outcome = 'processed', processed_at = now() WHERE message_id = $1 AND consumer = $2 AND outcome = 'in_progress'`,
-            values: [message.id, this.groupId],
-          });
-          if (rowCount !== 1) return false;
-          const context = { afterCommit: (callback: () => void) => void callbacks.push(callback), record: { topic: record.topic, partition: record.partition, offset: record.offset } };
-          await handler(message, tx, context);
-          return true;
-        });
+        const ran = await withOutboxTransaction(
+          this.pool,
+          async (tx, marked) => {
+            if (marked?.rowCount !== 1) return false;
+            const context = { afterCommit: (callback: () => void) => void callbacks.push(callback), record: { topic: record.topic, partition: record.partition, offset: record.offset } };
+            await handler(message, tx, context);
+            return true;
+          },
+          {
+            // With BEGIN, in one round trip. It locks the inbox row: a concurrent delivery of the
+            // same message (a rebalance) waits here, then finds it handled.
+            firstStatement: (client) =>
+              `UPDATE inbox SET outcome = 'processed', processed_at = now()
+                WHERE message_id = ${client.escapeLiteral(message.id)}::uuid AND consumer = ${client.escapeLiteral(this.groupId)} AND outcome = 'in_progress'`,
+          },
+        );
         if (!ran) return 'duplicate';
         this.runCallbacks(callbacks);
         return 'processed';

@@ -83,16 +83,25 @@ export async function insertOutboxRow(tx: Queryable, name: string, insert: strin
  * runs the publishing relay, else by a notification in a tiny transaction of its own that does not
  * wait for the disk. If that fails, the relay's polling picks the messages up.
  *
- * @throws whatever `work` throws, or the database error of BEGIN/COMMIT.
+ * `options.firstStatement` saves a round trip: a statement sent in the same simple query as `BEGIN`
+ * (so its values must be quoted with `client.escapeLiteral`), whose result `work` receives.
+ *
+ * @throws whatever `work` throws, or the database error of BEGIN/COMMIT or the first statement.
  */
-export async function withOutboxTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withOutboxTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient, first: pg.QueryResult | undefined) => Promise<T>,
+  options: { firstStatement?: (client: pg.PoolClient) => string } = {},
+): Promise<T> {
   const client = await pool.connect();
   const state = { enqueued: false };
   deferredWakeUps.set(client, state);
   let result: T;
   try {
-    await client.query('BEGIN');
-    result = await work(client);
+    let first: pg.QueryResult | undefined;
+    if (options.firstStatement === undefined) await client.query('BEGIN');
+    else first = ((await client.query(`BEGIN; ${options.firstStatement(client)}`)) as unknown as pg.QueryResult[])[1];
+    result = await work(client, first);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
