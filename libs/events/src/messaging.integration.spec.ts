@@ -329,6 +329,36 @@ describe('outbox relay and inbox consumer', () => {
     }
   });
 
+  it('commit handled offsets once per interval rather than per batch, and at once when the member stops', async () => {
+    const lateGroup = `events-it-late-commits-${suffix}`;
+    const lateBus = createKafkaBus({ clientId: `events-it-late-${suffix}`, brokers: testBrokers, logger, consumer: { commitIntervalMs: 600_000 } });
+    const seen = new Map<string, IncomingRecord>();
+    const member = lateBus.createConsumer(lateGroup);
+    const admin = new Kafka({ clientId: `events-it-late-admin-${suffix}`, brokers: testBrokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      await member.start({ topics: [topic], partitionsConsumedConcurrently: 1, eachRecord: async (record) => void seen.set(record.headers['message_id'] ?? '', record) });
+      const message = userCreated('committed late');
+      await withTransaction(pool, (tx) => enqueueMessage(tx, message, topic));
+      const record = await waitFor('the member to handle the message', async () => seen.get(message.id));
+      const committedOffset = async () => {
+        const [offsets] = await admin.fetchOffsets({ groupId: lateGroup, topics: [topic] });
+        return Number(offsets?.partitions.find((partition) => partition.partition === record.partition)?.offset ?? -1);
+      };
+      // Handled, but its commit waits for the interval (ten minutes here).
+      expect(await committedOffset()).toBe(-1);
+
+      await member.stop();
+
+      expect(await committedOffset()).toBe(Number(record.offset) + 1);
+    } finally {
+      await member.stop();
+      await lateBus.disconnect();
+      await admin.disconnect();
+      await deleteKafkaTestResources({ topics: [], groups: [lateGroup] });
+    }
+  });
+
   it('publish after a restart what a crashed process committed but never sent, or sent but never marked: one effect each', async () => {
     // The process dies: its relay stops publishing.
     await relay.stop();
