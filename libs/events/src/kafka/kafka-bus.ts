@@ -114,7 +114,8 @@ function lazyConnection(connect: () => Promise<void>) {
 
 /**
  * Creates the Kafka connection of one process (kafkajs 2). The producer is idempotent with one
- * request in flight, so broker retries neither duplicate nor reorder records; kafkajs logs go to
+ * request in flight, so broker retries neither duplicate nor reorder records, and is replaced by a
+ * new one (a new producer id) after a failed send; kafkajs logs go to
  * `logger`; retries are short (100 ms doubling to 2 s, 5 retries) so that failures surface to the
  * outbox relay and consumer, which own the longer-term retrying. Topics are never auto-created:
  * a message to an unknown topic fails loudly instead of creating a topic nobody reads.
@@ -128,14 +129,17 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
     logCreator: pinoLogCreator(options.logger),
     retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5 },
   });
-  const kafkaProducer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-    // The default since kafkajs 2 (murmur2, as the Java client); naming it silences kafkajs' warning.
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
-  const producerConnection = lazyConnection(() => kafkaProducer.connect());
+  const newProducer = () => {
+    const instance = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      // The default since kafkajs 2 (murmur2, as the Java client); naming it silences kafkajs' warning.
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    return { instance, connection: lazyConnection(() => instance.connect()) };
+  };
+  let current = newProducer();
   const admin: Admin = kafka.admin();
   const adminConnection = lazyConnection(() => admin.connect());
   const running = new Set<BusConsumer>();
@@ -143,14 +147,28 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
   const producer: BusProducer = {
     async send(records) {
       if (records.length === 0) return;
-      await producerConnection.open();
+      const used = current;
+      await used.connection.open();
       const byTopic = new Map<string, Message[]>();
       for (const record of records) {
         const messages = byTopic.get(record.topic) ?? [];
         messages.push({ key: record.key, value: record.value, headers: record.headers });
         byTopic.set(record.topic, messages);
       }
-      await kafkaProducer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      try {
+        await used.instance.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      } catch (error) {
+        // A failed send may have reached the log all the same (a broker restart mid-request), and the
+        // next one carries other records: kafkajs then numbers them out of the broker's sequence and
+        // fails every later send with OUT_OF_ORDER_SEQUENCE_NUMBER, for good (the Java client bumps
+        // its epoch instead). A new producer gets a new producer id; what it sends twice, the inbox absorbs.
+        if (current === used) {
+          current = newProducer();
+          options.logger.warn({ err: error }, 'kafka send failed; the next send uses a new idempotent producer');
+          void used.instance.disconnect().catch(() => undefined);
+        }
+        throw error;
+      }
     },
   };
 
@@ -171,7 +189,7 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
 
     async disconnect() {
       await Promise.all([...running].map((consumer) => consumer.stop()));
-      if (producerConnection.opened) await kafkaProducer.disconnect();
+      if (current.connection.opened) await current.instance.disconnect();
       if (adminConnection.opened) await admin.disconnect();
     },
 
