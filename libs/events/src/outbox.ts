@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Queryable } from '@msr/service-defaults';
+import { withTransaction, type Queryable, type TransactionOptions } from '@msr/service-defaults';
 import { messageCatalog } from './catalog.js';
 import { encodeMessage, type MessageEnvelope } from './envelope.js';
 
@@ -83,33 +83,28 @@ export async function insertOutboxRow(tx: Queryable, name: string, insert: strin
  * runs the publishing relay, else by a notification in a tiny transaction of its own that does not
  * wait for the disk. If that fails, the relay's polling picks the messages up.
  *
- * `options.firstStatement` saves a round trip: a statement sent in the same simple query as `BEGIN`
- * (so its values must be quoted with `client.escapeLiteral`), whose result `work` receives.
+ * A `withTransaction` underneath: `options.firstStatement` goes with `BEGIN` in one round trip.
  *
- * @throws whatever `work` throws, or the database error of BEGIN/COMMIT or the first statement.
+ * @throws whatever `work` throws, or the database error of BEGIN, the first statement or COMMIT.
  */
 export async function withOutboxTransaction<T>(
   pool: pg.Pool,
   work: (client: pg.PoolClient, first: pg.QueryResult | undefined) => Promise<T>,
-  options: { firstStatement?: (client: pg.PoolClient) => string } = {},
+  options: Pick<TransactionOptions, 'firstStatement'> = {},
 ): Promise<T> {
-  const client = await pool.connect();
   const state = { enqueued: false };
-  deferredWakeUps.set(client, state);
-  let result: T;
-  try {
-    let first: pg.QueryResult | undefined;
-    if (options.firstStatement === undefined) await client.query('BEGIN');
-    else first = ((await client.query(`BEGIN; ${options.firstStatement(client)}`)) as unknown as pg.QueryResult[])[1];
-    result = await work(client, first);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    deferredWakeUps.delete(client);
-    client.release();
-  }
+  const result = await withTransaction(
+    pool,
+    async (client, first) => {
+      deferredWakeUps.set(client, state);
+      try {
+        return await work(client, first);
+      } finally {
+        deferredWakeUps.delete(client);
+      }
+    },
+    options,
+  );
   if (state.enqueued) {
     // The publishing relay is usually in this very process: wake it directly, no round trip.
     const local = localRelays.get(pool);

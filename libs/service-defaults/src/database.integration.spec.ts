@@ -76,4 +76,29 @@ describe('withTransaction', () => {
       await pool.end();
     }
   });
+
+  it('runs a first statement with BEGIN, hands its result to the work, and rolls it back with the work', async () => {
+    const pool = createPool(db.url, logger, 2);
+    try {
+      await pool.query('CREATE TABLE marks (n int)');
+      const inserted = await withTransaction(pool, async (_tx, first) => first?.rowCount, {
+        synchronousCommit: false,
+        firstStatement: (client) => `INSERT INTO marks VALUES (${client.escapeLiteral('1')}::int)`,
+      });
+      expect(inserted).toBe(1);
+      await expect(
+        withTransaction(
+          pool,
+          async () => {
+            throw new Error('work failed');
+          },
+          { firstStatement: () => 'INSERT INTO marks VALUES (2)' },
+        ),
+      ).rejects.toThrow('work failed');
+      const { rows } = await pool.query<{ n: number }>('SELECT n FROM marks ORDER BY n');
+      expect(rows).toEqual([{ n: 1 }]);
+    } finally {
+      await pool.end();
+    }
+  });
 });
