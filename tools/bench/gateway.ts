@@ -2,13 +2,18 @@
  * `npm run bench:gateway`: what the API gateway costs. Starts the whole system (fresh databases,
  * real Kafka, the five apps as processes) and drives `GET /api/products` through the gateway and
  * `GET /products` directly against order-service (its address from the registry) with autocannon,
- * at the same concurrency, alternating rounds so both see the same machine. Prints requests per
+ * at the same concurrency, in rounds that rotate which goes first so all see the same machine. Prints requests per
  * second, p50 and p99 latency of both, the throughput ratio and the p99 the gateway adds, against
  * the targets of issue 4 (ratio ≥ 0.7, at most 5 ms added at p99).
  *
+ * A third target runs in the same rounds for reference: a bare reverse proxy (`bare-proxy.ts`,
+ * undici like the gateway, none of its features) in front of the same order-service instance.
+ * It separates what one more hop costs on this machine from what the gateway's features cost.
+ *
  * Options: `--connections=N` (default 10), `--duration=S` seconds per round (default 10),
- * `--rounds=N` (default 2), `--strict` (exit 1 when a target is missed).
+ * `--rounds=N` (default 3, so each target leads a round once), `--strict` (exit 1 when a target is missed).
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
@@ -23,7 +28,7 @@ const { values } = parseArgs({
   options: {
     connections: { type: 'string', default: '10' },
     duration: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     strict: { type: 'boolean', default: false },
   },
 });
@@ -102,36 +107,63 @@ async function orderServiceUrl(system: RunningSystem): Promise<string> {
   return `http://${instance.address}:${instance.port}`;
 }
 
-async function bench(system: RunningSystem): Promise<boolean> {
-  const throughGateway = `${system.gatewayUrl}/api/products`;
-  const direct = `${await orderServiceUrl(system)}/products`;
-  const processes = { gateway: system.apps.get('gateway')?.child.pid, 'order-service': system.apps.get('order-service')?.child.pid };
-  console.log(`\n== Warming up (3 s each): ${throughGateway} and ${direct}`);
-  await load(direct, 3);
-  await load(throughGateway, 3);
+/** Starts `bare-proxy.ts` in front of `upstream`; resolves with the process and its URL once it listens. */
+async function startBareProxy(upstream: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = fork(path.join(root, 'tools', 'bench', 'bare-proxy.ts'), [upstream], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (message) => resolve((message as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`the bare proxy exited (${code}) before listening`)));
+  });
+  return { child, url: `http://127.0.0.1:${port}` };
+}
 
-  const gatewayRuns: Figures[] = [];
-  const directRuns: Figures[] = [];
+const targetNames = ['direct', 'gateway', 'bare proxy'] as const;
+type Target = (typeof targetNames)[number];
+
+async function bench(system: RunningSystem): Promise<boolean> {
+  const upstream = await orderServiceUrl(system);
+  const bare = await startBareProxy(upstream);
+  try {
+    return await compare(system, upstream, bare);
+  } finally {
+    bare.child.disconnect();
+  }
+}
+
+async function compare(system: RunningSystem, upstream: string, bare: { child: ChildProcess; url: string }): Promise<boolean> {
+  const urls: Record<Target, string> = { direct: `${upstream}/products`, gateway: `${system.gatewayUrl}/api/products`, 'bare proxy': `${bare.url}/products` };
+  const processes = {
+    gateway: system.apps.get('gateway')?.child.pid,
+    'order-service': system.apps.get('order-service')?.child.pid,
+    'bare proxy': bare.child.pid,
+  };
+  console.log(`\n== Warming up (3 s each): ${Object.values(urls).join(', ')}`);
+  for (const target of targetNames) await load(urls[target], 3);
+
+  const runs: Record<Target, Figures[]> = { direct: [], gateway: [], 'bare proxy': [] };
   for (let round = 1; round <= rounds; round++) {
-    // Alternate which goes first, so neither always runs on a warmer (or more tired) machine.
-    const order = round % 2 === 1 ? (['direct', 'gateway'] as const) : (['gateway', 'direct'] as const);
+    // Rotate which goes first, so none always runs on a warmer (or more tired) machine.
+    const order = targetNames.map((_, index) => targetNames[(index + round - 1) % targetNames.length] as Target);
     for (const which of order) {
-      const result = await measure(which === 'direct' ? direct : throughGateway, durationSeconds, processes);
-      (which === 'direct' ? directRuns : gatewayRuns).push(result);
+      const result = await measure(urls[which], durationSeconds, processes);
+      runs[which].push(result);
       const cpu = Object.entries(result.cpuUsPerRequest).map(([name, us]) => `${name} ${us.toFixed(0)} µs`).join(', ');
-      console.log(`round ${round} ${which.padEnd(7)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  CPU per request: ${cpu}`);
+      console.log(`round ${round} ${which.padEnd(10)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  CPU per request: ${cpu}`);
     }
   }
 
-  const g = summarize(gatewayRuns);
-  const d = summarize(directRuns);
+  const g = summarize(runs.gateway);
+  const d = summarize(runs.direct);
+  const b = summarize(runs['bare proxy']);
   const ratio = g.rps / d.rps;
   const addedP99 = g.p99 - d.p99;
   console.log(`\n== GET /api/products, ${connections} connections, ${rounds} × ${durationSeconds} s each (medians)`);
   console.table({
     'through gateway': { 'req/s': Math.round(g.rps), 'p50 ms': g.p50, 'p99 ms': g.p99, ...cpuColumns(g) },
     'direct to order-service': { 'req/s': Math.round(d.rps), 'p50 ms': d.p50, 'p99 ms': d.p99, ...cpuColumns(d) },
+    'through a bare proxy (reference)': { 'req/s': Math.round(b.rps), 'p50 ms': b.p50, 'p99 ms': b.p99, ...cpuColumns(b) },
   });
+  console.log(`throughput ratio bare proxy/direct (reference: the cost of the extra hop alone): ${(b.rps / d.rps).toFixed(2)}`);
   const ratioOk = ratio >= targets.minThroughputRatio;
   const p99Ok = addedP99 <= targets.maxAddedP99Ms;
   console.log(`throughput ratio gateway/direct: ${ratio.toFixed(2)} (target ≥ ${targets.minThroughputRatio}) ${ratioOk ? 'ok' : 'MISSED'}`);
