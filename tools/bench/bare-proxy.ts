@@ -42,4 +42,5 @@ const server = createServer((req, res) => {
   );
 });
 server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+// Ends with the bench: it disconnects when done, and the channel closes too if the bench dies.
 process.on('disconnect', () => process.exit(0));

@@ -113,6 +113,7 @@ async function startBareProxy(upstream: string): Promise<{ child: ChildProcess; 
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (message) => resolve((message as { port: number }).port));
     child.once('exit', (code) => reject(new Error(`the bare proxy exited (${code}) before listening`)));
+    child.once('error', reject);
   });
   return { child, url: `http://127.0.0.1:${port}` };
 }
