@@ -14,7 +14,6 @@
  * `--rounds=N` (default 3, so each target leads a round once), `--strict` (exit 1 when a target is missed).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +21,7 @@ import { parseArgs } from 'node:util';
 import autocannon, { type Result } from 'autocannon';
 import { bringUpInfrastructure } from '@msr/infra';
 import { buildApps, startTestSystem, type RunningSystem, type TestSystem } from '@msr/system';
+import { CpuMeter, processCpuUs } from './cpu.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values } = parseArgs({
@@ -55,28 +55,13 @@ interface Figures {
   cpuUsPerRequest: Record<string, number>;
 }
 
-/** CPU time (user + system) a process has used so far, in µs; undefined where /proc is not there. */
-function cpuTimeUs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    // /proc/<pid>/stat: fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised command name.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Runs `url` under load and notes what it cost each of `processes`. */
 async function measure(url: string, seconds: number, processes: Record<string, number | undefined>): Promise<Figures> {
-  const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuTimeUs(pid)]));
+  const meter = new CpuMeter(Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, () => processCpuUs(pid)])));
+  const done = meter.start();
   const result = await load(url, seconds);
-  const cpuUsPerRequest: Record<string, number> = {};
-  for (const [name, pid] of Object.entries(processes)) {
-    const start = before[name];
-    const end = cpuTimeUs(pid);
-    if (start !== undefined && end !== undefined) cpuUsPerRequest[name] = (end - start) / result.requests.total;
-  }
+  const used = done();
+  const cpuUsPerRequest = Object.fromEntries(Object.entries(used).map(([name, us]) => [name, us / result.requests.total]));
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpuUsPerRequest };
 }
 

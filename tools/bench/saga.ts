@@ -23,6 +23,9 @@
  * would measure the queue on its stock row instead). The gateway's rate limit is raised and
  * the apps log at `warn` so that neither is what is measured.
  *
+ * Where the cycles go: after each rate it prints the CPU time per decided order of each app, the
+ * broker, PostgreSQL (all backends) and the bench itself, and of the whole machine (`cpu.ts`).
+ *
  * Options: `--rates=50,200` orders per second, `--duration=20` seconds per rate, `--users=20`,
  * `--warmup=60` seconds at 40/s first (the bench's broker is a fresh JVM: until its JIT has
  * compiled the hot paths, which takes a minute or two under load, it needs two to three times the
@@ -32,6 +35,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -39,7 +43,8 @@ import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import pg from 'pg';
 import { Pool as HttpPool } from 'undici';
 import { bringUpInfrastructure, freePort, startKafka, stopKafka, type KafkaOptions } from '@msr/infra';
-import { buildApps, mintDevToken, PublicApi, startTestSystem, type RunningSystem, type TestSystem } from '@msr/system';
+import { appNames, buildApps, mintDevToken, PublicApi, startTestSystem, type RunningSystem, type TestSystem } from '@msr/system';
+import { commandCpuUs, CpuMeter, machineCpuUs, processCpuUs } from './cpu.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values } = parseArgs({
@@ -170,10 +175,14 @@ interface PhaseResult {
   postP50: number;
   postP99: number;
   lagP50: number;
+  /** CPU time per decided order, in ms, by process (and `machine`: all cores, everything); empty when nothing was decided. */
+  cpuMsPerOrder: Record<string, number>;
+  /** The share of the machine's cores busy during the phase, 0 to 1. */
+  machineBusy: number;
 }
 
 /** Places `rate` orders per second for `seconds`, each at its scheduled time, and waits for every decision. */
-async function phase(placer: OrderPlacer, userIds: readonly string[], decisions: Map<string, Decision>, rate: number, seconds: number): Promise<PhaseResult> {
+async function phase(placer: OrderPlacer, userIds: readonly string[], decisions: Map<string, Decision>, rate: number, seconds: number, meter: CpuMeter): Promise<PhaseResult> {
   const offered = Math.round(rate * seconds);
   const placed: Placed[] = [];
   let refused = 0;
@@ -183,6 +192,7 @@ async function phase(placer: OrderPlacer, userIds: readonly string[], decisions:
     refusals.set(why, (refusals.get(why) ?? 0) + 1);
   };
   const startedAt = Date.now();
+  const cpuDone = meter.start();
   await Promise.all(
     Array.from({ length: offered }, async (_, index) => {
       await sleep(Math.max(0, startedAt + (index * 1000) / rate - Date.now()));
@@ -200,6 +210,8 @@ async function phase(placer: OrderPlacer, userIds: readonly string[], decisions:
   // Every accepted order must be decided; a bounded wait, after which the rest count as lost.
   const deadline = Date.now() + 60_000;
   while (placed.some((order) => !decisions.has(order.orderId)) && Date.now() < deadline) await sleep(50);
+  const cpuUs = cpuDone();
+  const elapsedMs = Date.now() - startedAt;
 
   const decided = placed.map((order) => ({ order, decision: decisions.get(order.orderId) })).filter((entry) => entry.decision !== undefined);
   const latencies = decided.map(({ order, decision }) => decision!.decidedAt - order.sentAt).sort((a, b) => a - b);
@@ -222,10 +234,34 @@ async function phase(placer: OrderPlacer, userIds: readonly string[], decisions:
     postP50: percentile(posts, 50),
     postP99: percentile(posts, 99),
     lagP50: percentile(lags, 50),
+    cpuMsPerOrder: decided.length === 0 ? {} : Object.fromEntries(Object.entries(cpuUs).map(([name, us]) => [name, us / 1000 / decided.length])),
+    machineBusy: (cpuUs['machine'] ?? 0) / 1000 / (elapsedMs * availableParallelism()),
   };
 }
 
-async function bench(system: RunningSystem, brokers: string[], ordersDb: string): Promise<boolean> {
+/**
+ * What the phases measure CPU on: each app, the bench's Kafka broker, PostgreSQL (the server and
+ * all its backends, the databases of every service), the bench itself, and the whole machine.
+ */
+function cpuMeter(system: RunningSystem, kafkaPid: number | undefined): CpuMeter {
+  return new CpuMeter({
+    ...Object.fromEntries(appNames.map((name) => [name, () => processCpuUs(system.apps.get(name)?.child.pid)])),
+    postgres: () => commandCpuUs('postgres'),
+    kafka: () => processCpuUs(kafkaPid),
+    bench: () => processCpuUs(process.pid),
+    machine: machineCpuUs,
+  });
+}
+
+function describeCpu(result: PhaseResult): string {
+  const { machine, ...processes } = result.cpuMsPerOrder;
+  const parts = Object.entries(processes)
+    .sort(([, a], [, b]) => b - a)
+    .map(([name, ms]) => `${name} ${ms.toFixed(2)}`);
+  return `CPU ms per decided order: ${parts.join(', ')}; machine ${machine?.toFixed(2) ?? '?'} (cores ${Math.round(result.machineBusy * 100)}% busy)`;
+}
+
+async function bench(system: RunningSystem, brokers: string[], ordersDb: string, kafkaPid: number | undefined): Promise<boolean> {
   const api = new PublicApi(system.gatewayUrl);
   const orders = new pg.Pool({ connectionString: ordersDb, max: 1 });
   for (const product of benchSkus) {
@@ -246,20 +282,22 @@ async function bench(system: RunningSystem, brokers: string[], ordersDb: string)
   const decisions = new Map<string, Decision>();
   const consumer = await watchDecisions(brokers, decisions);
   const placer = new OrderPlacer(system.gatewayUrl, await mintDevToken());
+  const meter = cpuMeter(system, kafkaPid);
   try {
     if (warmupSeconds > 0) {
       console.log(`\n== Warming up: ${warmupRate} orders/s for ${warmupSeconds} s (the fresh JVM's and Node's JIT, the services' connections and caches)`);
-      await phase(placer, userIds, decisions, warmupRate, warmupSeconds);
+      await phase(placer, userIds, decisions, warmupRate, warmupSeconds, meter);
     }
     const results: PhaseResult[] = [];
     for (const rate of rates) {
       console.log(`\n== ${rate} orders/s for ${durationSeconds} s`);
-      const result = await phase(placer, userIds, decisions, rate, durationSeconds);
+      const result = await phase(placer, userIds, decisions, rate, durationSeconds, meter);
       results.push(result);
       console.log(
         `${result.accepted}/${result.offered} accepted, ${result.approved} approved, ${result.rejected} rejected, ${result.lost} lost; ` +
           `${result.completedPerSecond.toFixed(1)} completed/s; POST→final p50 ${result.p50} ms, p99 ${result.p99} ms, max ${result.max} ms`,
       );
+      console.log(describeCpu(result));
     }
 
     console.log(`\n== PlaceOrder saga, POST /api/orders → final status (APPROVED/REJECTED), ${durationSeconds} s per rate`);
@@ -316,7 +354,7 @@ async function main(): Promise<number> {
   console.log('\n== A Kafka broker of its own');
   mkdirSync(path.join(root, 'tmp'), { recursive: true });
   const kafka: KafkaOptions = { port: await freePort(), controllerPort: await freePort(), stateDir: mkdtempSync(path.join(root, 'tmp', 'bench-kafka-')) };
-  const { brokers } = await startKafka(kafka);
+  const { brokers, pid: kafkaPid } = await startKafka(kafka);
   let running: TestSystem | undefined;
   try {
     console.log('\n== Starting the system');
@@ -333,7 +371,7 @@ async function main(): Promise<number> {
       },
     });
     const { system } = running;
-    const met = await bench(system, brokers, running.databases.urls.orders);
+    const met = await bench(system, brokers, running.databases.urls.orders, kafkaPid);
     return met || !values.strict ? 0 : 1;
   } finally {
     await running?.dispose();
