@@ -12,23 +12,25 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** Clock ticks per second of `/proc` times (`getconf CLK_TCK`; 100 on Linux). */
 const ticksPerSecond = 100;
 
-function readStat(pid: number | string): string[] | undefined {
+/** The command name and CPU time (user + system, in µs) of process `pid`, from `/proc/<pid>/stat`; undefined when it is gone. */
+function readStat(pid: number | string): { command: string; cpuUs: number } | undefined {
+  let stat: string;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name is parenthesised and may hold spaces: split after it.
-    const close = stat.lastIndexOf(')');
-    return [stat.slice(stat.indexOf('(') + 1, close), ...stat.slice(close + 2).split(' ')];
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
+  // The command name is parenthesised and may hold spaces: the other fields follow the last ')'.
+  const close = stat.lastIndexOf(')');
+  const fields = stat.slice(close + 2).split(' ');
+  // proc(5) fields 14 and 15 (utime, stime), counted from the state (field 3) at index 0.
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return { command: stat.slice(stat.indexOf('(') + 1, close), cpuUs: (ticks * 1_000_000) / ticksPerSecond };
 }
 
 /** CPU time (user + system) process `pid` has used so far, in µs; undefined when it is gone or there is no `/proc`. */
 export function processCpuUs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  const fields = readStat(pid);
-  // After the name: state is [1], utime [12], stime [13] (proc(5) fields 14 and 15).
-  return fields === undefined ? undefined : ((Number(fields[12]) + Number(fields[13])) * 1_000_000) / ticksPerSecond;
+  return pid === undefined ? undefined : readStat(pid)?.cpuUs;
 }
 
 /**
@@ -41,8 +43,8 @@ export function commandCpuUs(command: string): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const fields = readStat(entry);
-    if (fields?.[0] === command) total += ((Number(fields[12]) + Number(fields[13])) * 1_000_000) / ticksPerSecond;
+    const stat = readStat(entry);
+    if (stat?.command === command) total += stat.cpuUs;
   }
   return total;
 }
