@@ -216,10 +216,11 @@ describe('body size limit', () => {
 });
 
 describe('browser-facing headers', () => {
-  it('sets security headers (helmet) on every answer, proxied or not', async () => {
+  it('sets security headers (helmet) and the request id on every answer: proxied, refused by the proxy, or not proxied', async () => {
     const { gateway } = await gatewayWithEcho();
-    for (const path of ['/api/products', '/nowhere']) {
+    for (const path of ['/api/products', '/api/orders', '/nowhere']) {
       const answer = await call(`${gateway}${path}`);
+      expect(answer.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
       expect(answer.headers['x-content-type-options']).toBe('nosniff');
       expect(answer.headers['x-frame-options']).toBe('SAMEORIGIN');
       expect(answer.headers['content-security-policy']).toMatch(/default-src 'self'/);

@@ -96,8 +96,8 @@ export function outlierFailureOf(error: unknown): OutlierFailure | undefined {
 export class OutlierDetector {
   private readonly policy: OutlierDetectionPolicy;
   private readonly outliers = new Map<string, Outlier>();
-  /** Each service's instance keys as last seen by {@link available}. */
-  private readonly listed = new Map<string, Set<string>>();
+  /** Each service's instance keys as last seen by {@link available}, with the list they came from. */
+  private readonly listed = new Map<string, ListedInstances>();
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly ejectionsTotal: Counter<'service_name' | 'failure'> | undefined;
@@ -137,7 +137,8 @@ export class OutlierDetector {
    */
   available<T extends OutlierInstance>(serviceName: string, instances: readonly T[]): T[] {
     const now = this.now();
-    this.listed.set(serviceName, new Set(instances.map(keyOf)));
+    // Discovery hands out the same list until it changes: its keys are collected once per list, not per call.
+    if (this.listed.get(serviceName)?.from !== instances) this.listed.set(serviceName, { from: instances, keys: new Set(instances.map(keyOf)) });
     const ready: T[] = [];
     const ejected: Array<{ instance: T; until: number }> = [];
     for (const instance of instances) {
@@ -186,7 +187,7 @@ export class OutlierDetector {
     outlier.consecutiveFailures += 1;
     const immediate = failure === 'connect_refused' || failure === 'connection_reset';
     if (!immediate && outlier.consecutiveFailures < this.policy.consecutiveFailures) return false;
-    const listed = this.listed.get(instance.name) ?? new Set<string>();
+    const listed = this.listed.get(instance.name)?.keys ?? new Set<string>();
     if (!listed.has(key) || this.ejectedCount(instance.name, now) + 1 > this.allowedEjections(listed.size)) {
       this.logger.debug({ service_name: instance.name, instance_id: instance.id, failure }, 'not ejecting: the service is at its ejection limit');
       return false;
@@ -220,7 +221,7 @@ export class OutlierDetector {
 
   private ejectedCount(serviceName: string, now: number): number {
     let count = 0;
-    for (const key of this.listed.get(serviceName) ?? []) {
+    for (const key of this.listed.get(serviceName)?.keys ?? []) {
       const until = this.outliers.get(key)?.ejectedUntil;
       if (until !== undefined && now < until) count += 1;
     }
@@ -229,12 +230,18 @@ export class OutlierDetector {
 
   /** Forgets a service's instances that left its list and are not ejected now (they left the registry). */
   private prune(serviceName: string, now: number): void {
-    const listed = this.listed.get(serviceName);
+    const listed = this.listed.get(serviceName)?.keys;
     for (const [key, outlier] of this.outliers) {
       if (outlier.instance.name !== serviceName || listed?.has(key)) continue;
       if (outlier.ejectedUntil === undefined || now >= outlier.ejectedUntil) this.outliers.delete(key);
     }
   }
+}
+
+/** A service's instance list as last passed to `available`, and the keys of its instances. */
+interface ListedInstances {
+  from: readonly OutlierInstance[];
+  keys: ReadonlySet<string>;
 }
 
 function keyOf(instance: OutlierInstance): string {

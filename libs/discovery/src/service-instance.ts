@@ -39,7 +39,21 @@ export function instanceBaseUrl(instance: Pick<ServiceInstance, 'address' | 'por
   return `http://${host}:${instance.port}`;
 }
 
-/** The per-instance breaker name, `<service>@<address>:<port>`, e.g. `user-service@10.0.0.5:3001`. */
-export function breakerNameFor(instance: Pick<ServiceInstance, 'name' | 'address' | 'port'>): string {
-  return `${instance.name}@${instance.address}:${instance.port}`;
+type InstanceAddress = Pick<ServiceInstance, 'name' | 'address' | 'port'>;
+
+/** Names already built, by instance object: one discovered list is asked for its names several times per proxied request. */
+const breakerNames = new WeakMap<InstanceAddress, { name: string; address: string; port: number; breakerName: string }>();
+
+/**
+ * The per-instance breaker name, `<service>@<address>:<port>`, e.g. `user-service@10.0.0.5:3001`,
+ * also the key of an instance in outlier detection. Built once per instance object (and again
+ * should its fields change): a fresh concatenated string would be flattened and hashed anew on
+ * every map lookup of the proxy's hot path.
+ */
+export function breakerNameFor(instance: InstanceAddress): string {
+  const known = breakerNames.get(instance);
+  if (known !== undefined && known.name === instance.name && known.address === instance.address && known.port === instance.port) return known.breakerName;
+  const breakerName = `${instance.name}@${instance.address}:${instance.port}`;
+  breakerNames.set(instance, { name: instance.name, address: instance.address, port: instance.port, breakerName });
+  return breakerName;
 }

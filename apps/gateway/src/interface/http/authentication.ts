@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { HeaderSink } from './security-headers.js';
 import { ProblemError } from '@msr/service-defaults';
 import type { RequestHandler, Response } from 'express';
 import { TokenRejectedError, type Principal, type TokenVerifier } from '../../application/token-verifier.port.js';
@@ -60,9 +60,9 @@ export function identify(verifier: TokenVerifier): RequestHandler {
 }
 
 /** RFC 6750 §3: a 401 names the scheme; an error code says what was wrong with the token. */
-function challenge(res: ServerResponse, error?: 'invalid_token' | 'insufficient_scope', scope?: string): void {
+function challenge(headers: HeaderSink, error?: 'invalid_token' | 'insufficient_scope', scope?: string): void {
   const params = [error === undefined ? undefined : `error="${error}"`, scope === undefined ? undefined : `scope="${scope}"`].filter(Boolean);
-  res.setHeader('www-authenticate', params.length === 0 ? 'Bearer' : `Bearer ${params.join(', ')}`);
+  headers.setHeader('www-authenticate', params.length === 0 ? 'Bearer' : `Bearer ${params.join(', ')}`);
 }
 
 /**
@@ -73,21 +73,21 @@ function challenge(res: ServerResponse, error?: 'invalid_token' | 'insufficient_
  *
  * @throws {ProblemError} as above (passed to the problem handler).
  */
-export function authorize(route: GatewayRoute, caller: Caller, res: ServerResponse): void {
+export function authorize(route: GatewayRoute, caller: Caller, headers: HeaderSink): void {
   if (route.public === true) return;
   switch (caller.kind) {
     case 'anonymous':
-      challenge(res);
+      challenge(headers);
       throw new ProblemError(401, 'AUTH.TOKEN_MISSING', `${route.prefix} needs a bearer token (Authorization: Bearer <JWT>)`);
     case 'rejected': {
       const { problem } = caller.error;
       if (problem === 'keys_unavailable') throw new ProblemError(503, 'AUTH.KEYS_UNAVAILABLE', caller.error.message);
-      challenge(res, 'invalid_token');
+      challenge(headers, 'invalid_token');
       throw new ProblemError(401, problem === 'expired' ? 'AUTH.TOKEN_EXPIRED' : 'AUTH.TOKEN_INVALID', caller.error.message);
     }
     case 'authenticated':
       if (route.scope !== undefined && !caller.principal.scopes.has(route.scope)) {
-        challenge(res, 'insufficient_scope', route.scope);
+        challenge(headers, 'insufficient_scope', route.scope);
         throw new ProblemError(403, 'AUTH.INSUFFICIENT_SCOPE', `This request needs the scope ${route.scope}`, { required_scope: route.scope });
       }
       return;

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { ProblemError, problemOf, requestIdOf, writeProblem, type Logger, type Metrics } from '@msr/service-defaults';
@@ -12,7 +12,7 @@ import { assertDeclaredLengthWithin, bodyTooLarge, limitStreamedBody } from './b
 import { clientResponseHeaders, hasBody, upstreamRequestHeaders } from './forwarding-headers.js';
 import { mapError } from './map-error.js';
 import { RateLimiter } from './rate-limit.js';
-import { recordHeaders, setHeaders, type ConnectMiddleware, type HeaderList } from './security-headers.js';
+import { PendingHeaders, recordHeaders, type ConnectMiddleware, type HeaderSink } from './security-headers.js';
 
 /** What {@link proxyHandler} needs. */
 export interface ProxyHandlerDeps {
@@ -43,6 +43,12 @@ interface Exchange {
   answer?: GuardedForwardResult;
   /** A chunked request body passed the limit. */
   tooLarge: boolean;
+  /**
+   * Where the answer's own headers go (request id, rate limit, challenges): kept in a list for
+   * the usual API call, so they go out with the fixed and the upstream's headers in one
+   * `writeHead`; the response itself for a browser's request, whose CORS headers are set as it goes.
+   */
+  headers: HeaderSink;
 }
 
 /** A prefix's routes with the prefix in lower case, computed once for matching. */
@@ -58,6 +64,14 @@ function routesFor(table: readonly MatchableRoutes[], url: string): MatchableRou
     const next = lower.charAt(lowerPrefix.length);
     return next === '' || next === '/' || next === '?';
   });
+}
+
+/** Appends the names and values of `list` to `head`, less the headers `set` has (names in lower case in both). */
+function appendUnlessSet(head: OutgoingHttpHeader[], list: readonly OutgoingHttpHeader[], set: Record<string, unknown>): void {
+  for (let index = 0; index < list.length; index += 2) {
+    const name = list[index] as string;
+    if (set[name] === undefined) head.push(name, list[index + 1] as OutgoingHttpHeader);
+  }
 }
 
 /**
@@ -77,8 +91,11 @@ function routesFor(table: readonly MatchableRoutes[], url: string): MatchableRou
  */
 export function proxyHandler(deps: ProxyHandlerDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
   const table: MatchableRoutes[] = groupByPrefix(deps.routes).map((routes) => ({ ...routes, lowerPrefix: routes.prefix.toLowerCase() }));
-  // What CORS says to a request without `Origin` never changes: recorded once like helmet's headers.
-  const corsWithoutOrigin: HeaderList | undefined = recordHeaders(deps.cors, 'GET');
+  // What helmet and CORS say to a request without `Origin` never changes: recorded once, as a list for `writeHead`.
+  const helmetHeaders = recordHeaders(deps.securityHeaders, 'GET');
+  const corsWithoutOrigin = recordHeaders(deps.cors, 'GET');
+  const fixedHeaders: readonly OutgoingHttpHeader[] | undefined =
+    helmetHeaders === undefined || corsWithoutOrigin === undefined ? undefined : ([...helmetHeaders, ...corsWithoutOrigin].flatMap(([name, value]) => [name.toLowerCase(), value as OutgoingHttpHeader]));
 
   function fail(exchange: Exchange, error: unknown): void {
     const { res, req } = exchange;
@@ -92,6 +109,10 @@ export function proxyHandler(deps: ProxyHandlerDeps): (req: IncomingMessage, res
     if (res.headersSent) {
       res.destroy();
       return;
+    }
+    if (exchange.headers instanceof PendingHeaders) {
+      for (let index = 0; index < (fixedHeaders?.length ?? 0); index += 2) res.setHeader(fixedHeaders?.[index] as string, fixedHeaders?.[index + 1] as OutgoingHttpHeader);
+      exchange.headers.applyTo(res);
     }
     if (error instanceof GatewayError && error.code === 'GATEWAY.CIRCUIT_OPEN') {
       res.setHeader('retry-after', String(Math.ceil(deps.forwarder.serviceBreaker(error.service).policy.resetTimeoutMs / 1_000)));
@@ -135,20 +156,20 @@ export function proxyHandler(deps: ProxyHandlerDeps): (req: IncomingMessage, res
   }
 
   async function proxy(exchange: Exchange): Promise<void> {
-    const { req, res, routes } = exchange;
+    const { req, routes } = exchange;
     const method = req.method ?? 'GET';
     const identified = identifyCaller(req.headers.authorization, deps.tokens);
     const caller = identified instanceof Promise ? await identified : identified;
-    await deps.rateLimiter.take(RateLimiter.clientKey(caller, req.socket.remoteAddress), res);
+    await deps.rateLimiter.take(RateLimiter.clientKey(caller, req.socket.remoteAddress), exchange.headers);
 
     const route = entryFor(routes, method);
     if (route === undefined) {
       const allow = allowedMethods(routes).join(', ');
-      res.setHeader('allow', allow);
+      exchange.headers.setHeader('allow', allow);
       throw new ProblemError(405, 'ROUTE.METHOD_NOT_ALLOWED', `${method} is not allowed on ${routes.prefix} (allowed: ${allow})`);
     }
     exchange.route = route;
-    authorize(route, caller, res);
+    authorize(route, caller, exchange.headers);
     assertDeclaredLengthWithin(req.headers, deps.maxBodyBytes);
 
     const body = bodyToForward(exchange);
@@ -181,12 +202,19 @@ export function proxyHandler(deps: ProxyHandlerDeps): (req: IncomingMessage, res
   function sendUpstreamAnswer(exchange: Exchange, forwarded: GuardedForwardResult): void {
     const { res, route, cancel } = exchange;
     const { response, instance } = forwarded;
-    res.statusCode = response.statusCode;
     const headers = clientResponseHeaders(response.headers);
+    // The fixed headers, the exchange's own and the upstream's, written at once (see `Exchange.headers`);
+    // a header the upstream sets itself wins, as it would have with `setHeader`.
+    const head: OutgoingHttpHeader[] = [];
+    if (exchange.headers instanceof PendingHeaders) {
+      if (fixedHeaders !== undefined) appendUnlessSet(head, fixedHeaders, headers);
+      appendUnlessSet(head, exchange.headers.list, headers);
+    }
     for (const name in headers) {
       const value = headers[name] as string | string[];
-      res.setHeader(name, name === 'location' && typeof value === 'string' && route !== undefined ? publicLocation(route, value) : value);
+      head.push(name, name === 'location' && typeof value === 'string' && route !== undefined ? publicLocation(route, value) : value);
     }
+    res.writeHead(response.statusCode, head);
     response.body.once('error', (error) => {
       // Status and headers are out: all that is left is to cut the answer short.
       if (!cancel.signal.aborted) deps.logger.warn({ err: error, service: route?.service, upstream: instance.id, request_id: exchange.requestId }, 'upstream response broke off');
@@ -203,18 +231,16 @@ export function proxyHandler(deps: ProxyHandlerDeps): (req: IncomingMessage, res
     const routes = routesFor(table, req.url ?? '/');
     if (routes === undefined) return false;
     const requestId = requestIdOf(req);
-    const exchange: Exchange = { req, res, routes, requestId, startedAt: performance.now(), cancel: new AbortController(), tooLarge: false };
-    res.setHeader('x-request-id', requestId);
+    const usual = fixedHeaders !== undefined && req.headers.origin === undefined && req.method !== 'OPTIONS';
+    const headers = usual ? new PendingHeaders().setHeader('x-request-id', requestId) : res.setHeader('x-request-id', requestId);
+    const exchange: Exchange = { req, res, routes, requestId, startedAt: performance.now(), cancel: new AbortController(), tooLarge: false, headers };
     res.once('close', () => finish(exchange));
-    deps.securityHeaders(req, res, () => {
-      if (req.headers.origin === undefined && req.method !== 'OPTIONS' && corsWithoutOrigin !== undefined) {
-        setHeaders(res, corsWithoutOrigin);
-        admit(exchange);
-        return;
-      }
-      // A browser's request or a preflight (which CORS answers itself, without calling on).
-      deps.cors(req, res, (error) => (error === undefined ? admit(exchange) : fail(exchange, error)));
-    });
+    if (usual) {
+      admit(exchange);
+      return true;
+    }
+    // A browser's request or a preflight (which CORS answers itself, without calling on).
+    deps.securityHeaders(req, res, () => deps.cors(req, res, (error) => (error === undefined ? admit(exchange) : fail(exchange, error))));
     return true;
   };
 }

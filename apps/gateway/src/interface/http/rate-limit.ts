@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { HeaderSink } from './security-headers.js';
 import { ProblemError } from '@msr/service-defaults';
 import type { RequestHandler } from 'express';
 import { ipKeyGenerator, MemoryStore, type Options } from 'express-rate-limit';
@@ -40,18 +40,18 @@ export class RateLimiter {
   }
 
   /**
-   * Counts one request of `client` and sets the rate-limit headers on `res`.
+   * Counts one request of `client` and sets the rate-limit headers of its answer on `headers`.
    *
    * @throws {ProblemError} 429 `RATE_LIMIT.EXCEEDED` (with `Retry-After` set) past the limit.
    */
-  async take(client: string, res: ServerResponse): Promise<void> {
+  async take(client: string, headers: HeaderSink): Promise<void> {
     const { limit, windowMs } = this.options;
     const { totalHits, resetTime } = await this.store.increment(client);
     const resetSeconds = Math.max(0, Math.ceil(((resetTime?.getTime() ?? Date.now() + windowMs) - Date.now()) / 1_000));
-    res.setHeader('ratelimit-policy', this.policyHeader);
-    res.setHeader('ratelimit', `limit=${limit}, remaining=${Math.max(limit - totalHits, 0)}, reset=${resetSeconds}`);
+    headers.setHeader('ratelimit-policy', this.policyHeader);
+    headers.setHeader('ratelimit', `limit=${limit}, remaining=${Math.max(limit - totalHits, 0)}, reset=${resetSeconds}`);
     if (totalHits > limit) {
-      res.setHeader('retry-after', String(resetSeconds));
+      headers.setHeader('retry-after', String(resetSeconds));
       throw new ProblemError(429, 'RATE_LIMIT.EXCEEDED', `Too many requests: at most ${limit} per ${windowMs / 1_000} s per client`, { limit, window_ms: windowMs });
     }
   }

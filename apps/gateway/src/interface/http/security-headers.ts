@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
 import helmet from 'helmet';
 
 /** A connect-style middleware, as helmet and cors export them: usable in Express and on plain Node requests. */
@@ -6,6 +6,32 @@ export type ConnectMiddleware = (req: IncomingMessage, res: ServerResponse, next
 
 /** Response headers recorded once, set on each answer in one loop. */
 export type HeaderList = ReadonlyArray<readonly [string, string | number | readonly string[]]>;
+
+/** Where headers of an answer are set: the response itself, or a list kept for it until it is written. */
+export interface HeaderSink {
+  setHeader(name: string, value: string | number | readonly string[]): unknown;
+}
+
+/**
+ * Headers kept for an answer not written yet, to go out with `writeHead(status, list)` in one
+ * call: cheaper than one `setHeader` each, which validates, lower-cases and stores every header
+ * before Node validates it again when writing. Used by the proxy's hot path.
+ */
+export class PendingHeaders implements HeaderSink {
+  /** Names (in lower case) and values, alternating, as `writeHead` takes them. */
+  readonly list: OutgoingHttpHeader[] = [];
+
+  setHeader(name: string, value: string | number | readonly string[]): this {
+    this.list.push(name.toLowerCase(), value as OutgoingHttpHeader);
+    return this;
+  }
+
+  /** Sets every kept header on `res` (for an answer written some other way, e.g. a problem). */
+  applyTo(res: ServerResponse): void {
+    const { list } = this;
+    for (let index = 0; index < list.length; index += 2) res.setHeader(list[index] as string, list[index + 1] as OutgoingHttpHeader);
+  }
+}
 
 /**
  * Runs `middleware` once against a request with `method` and `headers` and a recording response,
