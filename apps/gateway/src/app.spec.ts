@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { call, cleanUp, deadPort, devToken, eventually, instance, onCleanUp, serve, startEchoUpstream, startGateway } from './testing/gateway-harness.js';
+import { breakerCallTotal, call, cleanUp, deadPort, devToken, eventually, instance, onCleanUp, serve, startEchoUpstream, startGateway } from './testing/gateway-harness.js';
 
 // Everything here is real HTTP over loopback: a stand-in registry answering seed 000's discover
 // endpoint, upstream servers, and the gateway itself, wired as main.ts wires it.
@@ -213,15 +213,18 @@ describe('gateway failures', () => {
   });
 
   it('answers 502 while an upstream refuses connections, then 503 fast once its breaker opened', async () => {
-    const gateway = await startGateway({ 'user-service': [instance('user-service', await deadPort())] }, { BREAKER_VOLUME_THRESHOLD: '3' });
+    const dead = await deadPort();
+    const gateway = await startGateway({ 'user-service': [instance('user-service', dead)] }, { BREAKER_VOLUME_THRESHOLD: '3' });
     for (let i = 0; i < 3; i++) {
       const response = await call(`${gateway}/api/users`);
       expect(response.status).toBe(502);
       expect(response.json()).toMatchObject({ code: 'GATEWAY.UPSTREAM_UNREACHABLE' });
     }
-    const started = performance.now();
+    // Fast: no attempt on the instance any more (its breaker counts every attempt, refused ones too).
+    const attemptsBefore = await breakerCallTotal(gateway, `user-service@127.0.0.1:${dead}`);
+    expect(attemptsBefore).toBe(3);
     const response = await call(`${gateway}/api/users`);
-    expect(performance.now() - started).toBeLessThan(100);
+    expect(await breakerCallTotal(gateway, `user-service@127.0.0.1:${dead}`)).toBe(attemptsBefore);
     expect(response.status).toBe(503);
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(response.json()).toMatchObject({ code: 'GATEWAY.CIRCUIT_OPEN' });

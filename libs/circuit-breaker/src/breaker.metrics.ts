@@ -4,6 +4,28 @@ import type { BreakerState } from './breaker.js';
 /** How one call through a breaker ended, the `outcome` label of `circuit_breaker_calls_total`. */
 export type CallOutcome = 'success' | 'failure' | 'timeout' | 'rejected';
 
+const callOutcomes: readonly CallOutcome[] = ['success', 'failure', 'timeout', 'rejected'];
+
+/** Calls through one breaker so far, by outcome; the breaker adds to it, a scrape reads it. */
+export type CallCounts = Record<CallOutcome, number>;
+
+/** One breaker's counts, and how much of them the Prometheus counter has been given. */
+interface CallTally {
+  counts: CallCounts;
+  reported: CallCounts;
+}
+
+/**
+ * Each breaker's call counts, per Prometheus registry. Counted in plain fields on every call and
+ * added to `circuit_breaker_calls_total` when metrics are scraped: a labelled `inc` per call
+ * would build and look up the label key twice per proxied request.
+ */
+const callTallies = new WeakMap<Registry, Map<string, CallTally>>();
+
+function zeroCounts(): CallCounts {
+  return { success: 0, failure: 0, timeout: 0, rejected: 0 };
+}
+
 /** What became of a wanted retry, the `outcome` label of `retries_total`. */
 export type RetryOutcome = 'retried' | 'budget_exhausted';
 
@@ -15,13 +37,14 @@ const stateValue: Record<BreakerState, number> = { closed: 0, half_open: 1, open
  */
 const inFlightReaders = new WeakMap<Registry, Map<string, () => number>>();
 
-function inFlightReadersOf(registry: Registry): Map<string, () => number> {
-  let readers = inFlightReaders.get(registry);
-  if (readers === undefined) {
-    readers = new Map();
-    inFlightReaders.set(registry, readers);
+/** The entries `registry` has in `byRegistry`, made on first use. */
+function entriesOf<V>(byRegistry: WeakMap<Registry, Map<string, V>>, registry: Registry): Map<string, V> {
+  let entries = byRegistry.get(registry);
+  if (entries === undefined) {
+    entries = new Map();
+    byRegistry.set(registry, entries);
   }
-  return readers;
+  return entries;
 }
 
 /** Returns the metric already registered under `name`, or registers the one `create` builds. */
@@ -37,6 +60,7 @@ function shared<M>(registry: Registry, name: string, create: () => M): M {
 export class BreakerMetrics {
   private readonly state: Gauge<'breaker'>;
   private readonly calls: Counter<'breaker' | 'outcome'>;
+  private readonly callTallies: Map<string, CallTally>;
   private readonly inFlight: Gauge<'bulkhead'>;
   private readonly bulkheadRejections: Counter<'bulkhead'>;
   private readonly retries: Counter<'upstream' | 'outcome'>;
@@ -49,6 +73,8 @@ export class BreakerMetrics {
       'circuit_breaker_state',
       () => new Gauge({ name: 'circuit_breaker_state', help: 'State of each circuit breaker: 0 closed, 1 half_open, 2 open.', labelNames: ['breaker'], registers }),
     );
+    const tallies = entriesOf(callTallies, registry);
+    this.callTallies = tallies;
     this.calls = shared(
       registry,
       'circuit_breaker_calls_total',
@@ -58,9 +84,18 @@ export class BreakerMetrics {
           help: 'Calls through each circuit breaker by outcome: success, failure, timeout, rejected (while open).',
           labelNames: ['breaker', 'outcome'],
           registers,
+          collect() {
+            for (const [breaker, { counts, reported }] of tallies) {
+              for (const outcome of callOutcomes) {
+                const added = counts[outcome] - reported[outcome];
+                if (added > 0) this.inc({ breaker, outcome }, added);
+                reported[outcome] = counts[outcome];
+              }
+            }
+          },
         }),
     );
-    const readers = inFlightReadersOf(registry);
+    const readers = entriesOf(inFlightReaders, registry);
     this.inFlightReaders = readers;
     this.inFlight = shared(
       registry,
@@ -98,8 +133,18 @@ export class BreakerMetrics {
     this.state.set({ breaker }, stateValue[state]);
   }
 
-  countCall(breaker: string, outcome: CallOutcome): void {
-    this.calls.inc({ breaker, outcome });
+  /**
+   * The call counts of `breaker`, for it to add to on every call; reported in
+   * `circuit_breaker_calls_total` at each scrape (an outcome from its first occurrence on). Asked
+   * again, gives the same counts.
+   */
+  callCounts(breaker: string): CallCounts {
+    let tally = this.callTallies.get(breaker);
+    if (tally === undefined) {
+      tally = { counts: zeroCounts(), reported: zeroCounts() };
+      this.callTallies.set(breaker, tally);
+    }
+    return tally.counts;
   }
 
   /** Reports `read()` as the bulkhead's in-flight count at every scrape. */

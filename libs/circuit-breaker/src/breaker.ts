@@ -121,9 +121,10 @@ class OpossumBreaker implements Breaker {
     if (metrics !== undefined) {
       metrics.setState(name, 'closed');
       this.onStateChange((state) => metrics.setState(name, state));
-      this.circuit.on('success', () => metrics.countCall(name, 'success'));
-      this.circuit.on('failure', (error) => metrics.countCall(name, error instanceof CallTimeoutError ? 'timeout' : 'failure'));
-      this.circuit.on('reject', () => metrics.countCall(name, 'rejected'));
+      const calls = metrics.callCounts(name);
+      this.circuit.on('success', () => (calls.success += 1));
+      this.circuit.on('failure', (error) => (error instanceof CallTimeoutError ? (calls.timeout += 1) : (calls.failure += 1)));
+      this.circuit.on('reject', () => (calls.rejected += 1));
     }
   }
 

@@ -86,7 +86,7 @@ function harness(upstreams: Upstream[], options: { outliers?: boolean; policy?: 
 }
 
 function request(method = 'GET'): ForwardRequest {
-  return { service: 'user-service', method, path: '/users/1', headers: {}, clientSignal: new AbortController().signal };
+  return { service: 'user-service', method, path: '/users/1', headers: {}, cancel: new AbortController() };
 }
 
 /** Forwards and reads the answer: `<status> <upstream id>`, or the gateway error code. */

@@ -55,8 +55,13 @@ export interface ForwardRequest {
   headers: Record<string, string | string[]>;
   /** The request body stream, or undefined for none. */
   body?: Readable;
-  /** Aborted when the client goes away; the upstream call is aborted with it. */
-  clientSignal: AbortSignal;
+  /**
+   * The exchange's one controller, aborted when the client goes away and by the deadline of the
+   * service breaker or of an instance's breaker; the upstream call is aborted with it. One for
+   * all, as AbortControllers are dear on the hot path: an attempt that timed out is never
+   * retried, so no later attempt needs a fresh signal (see `isRetryable` in {@link ProxyService.forward}).
+   */
+  cancel: AbortController;
 }
 
 /** The upstream's answer and which instance gave it. */
@@ -136,6 +141,7 @@ export class ProxyService {
       this.deps.retry,
       {
         isRetryable: (error) =>
+          !request.cancel.signal.aborted &&
           error instanceof GatewayError &&
           (error.code === 'GATEWAY.CIRCUIT_OPEN' || (idempotent && error.code === 'GATEWAY.UPSTREAM_UNREACHABLE')) &&
           untried().length > 0,
@@ -194,7 +200,7 @@ export class ProxyService {
     return breaker;
   }
 
-  /** One attempt against one instance, through its breaker. */
+  /** One attempt against one instance, through its breaker, whose deadline aborts the exchange's controller. */
   private async send(request: ForwardRequest, instance: ServiceInstance): Promise<UpstreamResponse> {
     const breaker = this.breakerOf(instance);
     try {
@@ -210,10 +216,10 @@ export class ProxyService {
           if (response.statusCode >= 500) throw new FailedAnswer(response);
           return response;
         } catch (error) {
-          if (request.clientSignal.aborted) throw new ClientGoneError();
+          if (request.cancel.signal.aborted) throw new ClientGoneError();
           throw error;
         }
-      }, { signal: request.clientSignal });
+      }, { controller: request.cancel });
     } catch (error) {
       if (error instanceof FailedAnswer) return error.response;
       if (error instanceof BreakerOpenError) {

@@ -55,14 +55,14 @@ export class ResilientForwarder {
   /**
    * Forwards through the bulkhead and the service breaker; resolves once status and headers arrived.
    *
-   * @param request - what to forward, without its signal.
+   * @param request - what to forward, without its controller.
    * @param cancel - aborted by the caller when the client goes away, and here when the service
-   *   breaker's timeout passes; its signal is the forwarded request's `clientSignal`.
+   *   breaker's timeout passes; the forwarded request's `cancel`.
    * @throws {GatewayError} `BULKHEAD_FULL` or `CIRCUIT_OPEN` (the service breaker, nothing sent),
    *   `UPSTREAM_TIMEOUT`, or whatever the forwarder threw.
    * @throws {ClientGoneError} (from the forwarder) when the client went away first.
    */
-  async forward(request: Omit<ForwardRequest, 'clientSignal'>, cancel: AbortController): Promise<GuardedForwardResult> {
+  async forward(request: Omit<ForwardRequest, 'cancel'>, cancel: AbortController): Promise<GuardedForwardResult> {
     const { service } = request;
     const release = this.deps.breakers.bulkhead(service, this.deps.maxConcurrentPerService).tryAcquire();
     if (release === undefined) {
@@ -71,7 +71,7 @@ export class ResilientForwarder {
     const breaker = this.serviceBreaker(service);
     try {
       // The breaker's timeout aborts `cancel` itself: the request's one controller, also the client's.
-      const result = await breaker.fire(() => this.forwarderOf(service).forward({ ...request, clientSignal: cancel.signal }), { controller: cancel });
+      const result = await breaker.fire(() => this.forwarderOf(service).forward({ ...request, cancel }), { controller: cancel });
       return { ...result, release };
     } catch (error) {
       release();

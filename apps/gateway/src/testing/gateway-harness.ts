@@ -187,3 +187,30 @@ export async function eventually(probe: () => Promise<boolean>, timeoutMs = 3_00
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** A breaker's state from the gateway's `/metrics`: 0 closed, 1 half-open, 2 open; undefined before its first use. */
+export async function breakerState(gateway: string, breaker: string): Promise<number | undefined> {
+  const metrics = (await call(`${gateway}/metrics`)).text;
+  const line = metrics.split('\n').find((l) => l.startsWith(`circuit_breaker_state{breaker="${breaker}"`));
+  return line === undefined ? undefined : Number(line.split(' ').at(-1));
+}
+
+/**
+ * Calls through a breaker so far, by outcome (`success`, `failure`, `timeout`, `rejected`), from
+ * the gateway's `/metrics`. Every attempt on an instance goes through its breaker, so an
+ * unchanged total says no attempt was made.
+ */
+export async function breakerCalls(gateway: string, breaker: string): Promise<Record<string, number>> {
+  const metrics = (await call(`${gateway}/metrics`)).text;
+  const calls: Record<string, number> = {};
+  for (const line of metrics.split('\n')) {
+    const match = /^circuit_breaker_calls_total\{breaker="([^"]+)",outcome="([^"]+)"[^}]*\} (\d+)$/.exec(line);
+    if (match?.[1] === breaker) calls[match[2] as string] = Number(match[3]);
+  }
+  return calls;
+}
+
+/** The sum of a breaker's calls over every outcome. */
+export async function breakerCallTotal(gateway: string, breaker: string): Promise<number> {
+  return Object.values(await breakerCalls(gateway, breaker)).reduce((sum, count) => sum + count, 0);
+}
