@@ -8,6 +8,8 @@ export interface LogContext {
 }
 
 const logContext = new AsyncLocalStorage<LogContext>();
+/** What the logger's mixin answers outside any context; never merged into, never changed. */
+const noContext: LogContext = Object.freeze({});
 
 /**
  * Runs `fn` with extra correlation fields; log lines written inside it, however deep, carry
@@ -35,7 +37,10 @@ export function createLogger(options: { service: string; level?: string; destina
       base: { service: options.service, pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      mixin: () => ({ ...logContext.getStore() }),
+      // Outside any context (a gateway's access log, a relay's poll) a line is written as given:
+      // not copied field by field into a fresh object first.
+      mixin: () => logContext.getStore() ?? noContext,
+      mixinMergeStrategy: (fields, context) => (context === noContext ? fields : { ...context, ...fields }),
     },
     options.destination ?? pino.destination({ dest: 1, sync: false }),
   );
