@@ -59,7 +59,8 @@ export interface RunningSystem {
   /**
    * Starts an instance again with the same environment (the registry and gateway on their
    * ports, services on a fresh free port) and resolves once it is registered and healthy, or
-   * for the registry once it answers `/health`.
+   * for the registry once it answers `/health`. Rejects if the restarted process exits first;
+   * other apps may crash or be killed meanwhile.
    */
   restart(name: AppName, index?: number): Promise<AppProcess>;
   /**
@@ -191,7 +192,9 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     return app;
   };
   const registryUp = (until: number, watched: AppProcess[]) => waitUntil(() => isUp(`${registryUrl}/health`), until, watched, 'the registry');
-  const healthy = (name: AppName, count: number, until: number) =>
+  // `watched`: the processes whose exit fails the wait. At start-up every app; on a restart only
+  // the restarted one, as a chaos test may crash another app meanwhile.
+  const healthy = (name: AppName, count: number, until: number, watched: AppProcess[]) =>
     waitUntil(
       async () => {
         const listed = await healthyInstances(registryUrl, name);
@@ -199,7 +202,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
         return checks.filter(Boolean).length >= count;
       },
       until,
-      all(),
+      watched,
       `${count} instance(s) of ${name} to be registered and healthy`,
     );
 
@@ -233,7 +236,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       for (let index = 0; index < countOf(name); index += 1) launch(name, index);
     }
     const until = deadline();
-    for (const name of registeredApps) await healthy(name, countOf(name), until);
+    for (const name of registeredApps) await healthy(name, countOf(name), until, all());
     return {
       gatewayUrl,
       registryUrl,
@@ -247,7 +250,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
         if (name === 'registry') await registryUp(deadline(), [app]);
         else {
           const running = (instances.get(name) ?? []).filter((i) => i.child.exitCode === null && i.child.signalCode === null);
-          await healthy(name, running.length, deadline());
+          await healthy(name, running.length, deadline(), [app]);
         }
         return app;
       },
