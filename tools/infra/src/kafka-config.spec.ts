@@ -51,6 +51,7 @@ describe('renderServerProperties', () => {
     expect(properties.get('log.dirs')).toBe('/var/kafka/data');
     expect(properties.get('num.partitions')).toBe('3');
     expect(properties.get('offsets.topic.replication.factor')).toBe('1');
+    expect(properties.get('offsets.topic.num.partitions')).toBe('5');
     expect(properties.get('transaction.state.log.replication.factor')).toBe('1');
     expect(properties.get('transaction.state.log.min.isr')).toBe('1');
     expect(properties.get('group.initial.rebalance.delay.ms')).toBe('0');

@@ -95,6 +95,8 @@ export function renderServerProperties(layout: Pick<KafkaLayout, 'host' | 'port'
     'log.dirs': dataDir,
     'num.partitions': 3,
     'offsets.topic.replication.factor': 1,
+    // Kafka's default of 50 partitions for a single-node broker only slows its first group lookup.
+    'offsets.topic.num.partitions': 5,
     'transaction.state.log.replication.factor': 1,
     'transaction.state.log.min.isr': 1,
     'group.initial.rebalance.delay.ms': 0,

@@ -5,7 +5,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
 import {
   brokerAddress,
   isOwnKafkaCommandLine,
@@ -64,6 +64,26 @@ export async function ensureKafkaJars(options: { libsDir?: string; log?: Progres
  * `timeoutMs`. Never throws: an unreachable or non-Kafka address is just `false`.
  */
 export async function probeKafka(brokers: string[], timeoutMs = 3_000): Promise<boolean> {
+  return withProbeAdmin(brokers, timeoutMs, async (admin) => (await admin.describeCluster()).brokers.length > 0);
+}
+
+/**
+ * True when a broker at `brokers` can coordinate consumer groups: a group lookup (kafkajs
+ * `describeGroups`) succeeds within `timeoutMs`. A fresh broker creates its `__consumer_offsets`
+ * topic on the first lookup and answers NOT_COORDINATOR until its partitions are loaded, which on
+ * a slow machine outlasts a consumer's own retries. Never throws.
+ */
+export async function probeGroupCoordinator(brokers: string[], timeoutMs = 3_000): Promise<boolean> {
+  return withProbeAdmin(brokers, timeoutMs, async (admin) => {
+    // The group lookup needs the cluster's metadata first.
+    await admin.describeCluster();
+    await admin.describeGroups(['msr-infra-readiness']);
+    return true;
+  });
+}
+
+/** Runs `probe` with a quiet, non-retrying admin client; any failure is `false`. */
+async function withProbeAdmin(brokers: string[], timeoutMs: number, probe: (admin: Admin) => Promise<boolean>): Promise<boolean> {
   const kafka = new Kafka({
     clientId: 'msr-infra-probe',
     brokers,
@@ -76,8 +96,7 @@ export async function probeKafka(brokers: string[], timeoutMs = 3_000): Promise<
   const admin = kafka.admin();
   try {
     await admin.connect();
-    const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0;
+    return await probe(admin);
   } catch {
     return false;
   } finally {
@@ -86,12 +105,24 @@ export async function probeKafka(brokers: string[], timeoutMs = 3_000): Promise<
 }
 
 /**
- * Waits until a broker at `brokers` answers a metadata request.
+ * Waits until a broker at `brokers` answers a metadata request, then until it coordinates
+ * consumer groups ({@link probeGroupCoordinator}), so that tests and services start against a
+ * broker whose consumers can join at once.
  *
- * @throws Error when it does not within `timeoutMs` (default 60 000 ms).
+ * @throws Error when it does not within `timeoutMs` (default 60 000 ms, for both together).
  */
 export async function waitForKafka(brokers: string[], options: { timeoutMs?: number } = {}): Promise<void> {
-  await pollUntil(() => probeKafka(brokers), { timeoutMs: options.timeoutMs ?? 60_000, intervalMs: 500, what: `Kafka at ${brokers.join(',')}` });
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  await pollUntil(() => probeKafka(brokers), { timeoutMs: deadline - Date.now(), intervalMs: 500, what: `Kafka at ${brokers.join(',')}` });
+  await waitForGroupCoordinator(brokers, deadline);
+}
+
+async function waitForGroupCoordinator(brokers: string[], deadline: number): Promise<void> {
+  await pollUntil(() => probeGroupCoordinator(brokers), {
+    timeoutMs: Math.max(1, deadline - Date.now()),
+    intervalMs: 500,
+    what: `Kafka at ${brokers.join(',')} to coordinate consumer groups`,
+  });
 }
 
 /** What {@link startKafka} found or did. */
@@ -111,8 +142,8 @@ export interface KafkaStartResult {
  * resolves the jars, writes `server.properties` and `log4j.properties`, formats the storage the
  * first time, spawns `java -cp '<libs>/*' kafka.Kafka` detached (own process group, output in
  * `logs/console.log`, broker log in `logs/server.log`), records its pid and waits until it answers
- * a metadata request. Starting twice is harmless: if a broker already answers at the address,
- * nothing is started and `startedByUs` is false.
+ * a metadata request and coordinates consumer groups. Starting twice is harmless: if a broker
+ * already answers at the address, nothing is started and `startedByUs` is false.
  *
  * @throws Error when the jars cannot be resolved, formatting fails, or the broker exits or stays
  *   silent past `startTimeoutMs` (then it is stopped); the message quotes the broker's ERROR lines.
@@ -123,7 +154,10 @@ export async function startKafka(options: KafkaOptions & { log?: ProgressLog } =
   const result = (startedByUs: boolean, pid?: number): KafkaStartResult => ({ brokers, startedByUs, serverLog: layout.serverLog, ...(pid === undefined ? {} : { pid }) });
 
   const existing = inspectPidFile(layout);
-  if (await probeKafka(brokers)) return result(false, existing.kind === 'running' ? existing.pid : undefined);
+  if (await probeKafka(brokers)) {
+    await waitForGroupCoordinator(brokers, Date.now() + layout.startTimeoutMs);
+    return result(false, existing.kind === 'running' ? existing.pid : undefined);
+  }
   if (existing.kind === 'running') {
     // Our broker from an earlier start that is still coming up (or hung): wait for it, never start a second one.
     options.log?.(`kafka: broker pid ${existing.pid} started earlier is not answering yet; waiting`);
@@ -156,6 +190,7 @@ export async function startKafka(options: KafkaOptions & { log?: ProgressLog } =
       },
       { timeoutMs: layout.startTimeoutMs, intervalMs: 500, what: `Kafka at ${brokers[0]}` },
     );
+    await waitForGroupCoordinator(brokers, Date.now() + layout.startTimeoutMs);
   } catch (error) {
     await stopKafka(options).catch(() => undefined);
     if (exit !== undefined) throw error;
