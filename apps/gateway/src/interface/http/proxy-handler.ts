@@ -12,7 +12,7 @@ import { assertDeclaredLengthWithin, bodyTooLarge, limitStreamedBody } from './b
 import { clientResponseHeaders, hasBody, upstreamRequestHeaders } from './forwarding-headers.js';
 import { mapError } from './map-error.js';
 import { RateLimiter } from './rate-limit.js';
-import { PendingHeaders, recordHeaders, type ConnectMiddleware, type HeaderSink } from './security-headers.js';
+import { PendingHeaders, recordHeaders, setHeaders, type ConnectMiddleware, type HeaderList, type HeaderSink } from './security-headers.js';
 
 /** What {@link proxyHandler} needs. */
 export interface ProxyHandlerDeps {
@@ -67,7 +67,7 @@ function routesFor(table: readonly MatchableRoutes[], url: string): MatchableRou
 }
 
 /** Appends the names and values of `list` to `head`, less the headers `set` has (names in lower case in both). */
-function appendUnlessSet(head: OutgoingHttpHeader[], list: readonly OutgoingHttpHeader[], set: Record<string, unknown>): void {
+function appendUnlessSet(head: OutgoingHttpHeader[], list: HeaderList, set: Record<string, unknown>): void {
   for (let index = 0; index < list.length; index += 2) {
     const name = list[index] as string;
     if (set[name] === undefined) head.push(name, list[index + 1] as OutgoingHttpHeader);
@@ -94,8 +94,7 @@ export function proxyHandler(deps: ProxyHandlerDeps): (req: IncomingMessage, res
   // What helmet and CORS say to a request without `Origin` never changes: recorded once, as a list for `writeHead`.
   const helmetHeaders = recordHeaders(deps.securityHeaders, 'GET');
   const corsWithoutOrigin = recordHeaders(deps.cors, 'GET');
-  const fixedHeaders: readonly OutgoingHttpHeader[] | undefined =
-    helmetHeaders === undefined || corsWithoutOrigin === undefined ? undefined : ([...helmetHeaders, ...corsWithoutOrigin].flatMap(([name, value]) => [name.toLowerCase(), value as OutgoingHttpHeader]));
+  const fixedHeaders: HeaderList | undefined = helmetHeaders === undefined || corsWithoutOrigin === undefined ? undefined : [...helmetHeaders, ...corsWithoutOrigin];
 
   function fail(exchange: Exchange, error: unknown): void {
     const { res, req } = exchange;
@@ -111,8 +110,9 @@ export function proxyHandler(deps: ProxyHandlerDeps): (req: IncomingMessage, res
       return;
     }
     if (exchange.headers instanceof PendingHeaders) {
-      for (let index = 0; index < (fixedHeaders?.length ?? 0); index += 2) res.setHeader(fixedHeaders?.[index] as string, fixedHeaders?.[index + 1] as OutgoingHttpHeader);
-      exchange.headers.applyTo(res);
+      // The headers kept for `writeHead` (see `Exchange.headers`) go on the problem answer.
+      if (fixedHeaders !== undefined) setHeaders(res, fixedHeaders);
+      setHeaders(res, exchange.headers.list);
     }
     if (error instanceof GatewayError && error.code === 'GATEWAY.CIRCUIT_OPEN') {
       res.setHeader('retry-after', String(Math.ceil(deps.forwarder.serviceBreaker(error.service).policy.resetTimeoutMs / 1_000)));

@@ -4,8 +4,8 @@ import helmet from 'helmet';
 /** A connect-style middleware, as helmet and cors export them: usable in Express and on plain Node requests. */
 export type ConnectMiddleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
 
-/** Response headers recorded once, set on each answer in one loop. */
-export type HeaderList = ReadonlyArray<readonly [string, string | number | readonly string[]]>;
+/** Response headers as `writeHead` takes them: names (in lower case) and values, alternating. */
+export type HeaderList = readonly OutgoingHttpHeader[];
 
 /** Where headers of an answer are set: the response itself, or a list kept for it until it is written. */
 export interface HeaderSink {
@@ -18,18 +18,12 @@ export interface HeaderSink {
  * before Node validates it again when writing. Used by the proxy's hot path.
  */
 export class PendingHeaders implements HeaderSink {
-  /** Names (in lower case) and values, alternating, as `writeHead` takes them. */
+  /** Names (in lower case) and values, alternating, as `writeHead` takes them ({@link HeaderList}). */
   readonly list: OutgoingHttpHeader[] = [];
 
   setHeader(name: string, value: string | number | readonly string[]): this {
     this.list.push(name.toLowerCase(), value as OutgoingHttpHeader);
     return this;
-  }
-
-  /** Sets every kept header on `res` (for an answer written some other way, e.g. a problem). */
-  applyTo(res: ServerResponse): void {
-    const { list } = this;
-    for (let index = 0; index < list.length; index += 2) res.setHeader(list[index] as string, list[index + 1] as OutgoingHttpHeader);
   }
 }
 
@@ -39,10 +33,10 @@ export class PendingHeaders implements HeaderSink {
  * synchronously, ended the answer), so the caller must run it per request instead.
  */
 export function recordHeaders(middleware: ConnectMiddleware, method: string, headers: IncomingHttpHeaders = {}): HeaderList | undefined {
-  const recorded: Array<[string, string | number | readonly string[]]> = [];
+  const recorded = new PendingHeaders();
   const recorder = {
     setHeader(name: string, value: string | number | readonly string[]) {
-      recorded.push([name, value]);
+      recorded.setHeader(name, value);
       return recorder;
     },
     removeHeader: () => undefined,
@@ -53,12 +47,12 @@ export function recordHeaders(middleware: ConnectMiddleware, method: string, hea
   middleware({ headers, method, url: '/' } as IncomingMessage, recorder as unknown as ServerResponse, (error) => {
     finished = error === undefined;
   });
-  return finished ? recorded : undefined;
+  return finished ? recorded.list : undefined;
 }
 
-/** Sets every header of `list` on `res`. */
+/** Sets every header of `list` on `res`, e.g. for an answer not written with `writeHead(status, list)`. */
 export function setHeaders(res: ServerResponse, list: HeaderList): void {
-  for (const [name, value] of list) res.setHeader(name, value);
+  for (let index = 0; index < list.length; index += 2) res.setHeader(list[index] as string, list[index + 1] as OutgoingHttpHeader);
 }
 
 /**
