@@ -10,8 +10,13 @@
  * undici like the gateway, none of its features) in front of the same order-service instance.
  * It separates what one more hop costs on this machine from what the gateway's features cost.
  *
+ * Each target is first warmed up under the same load for `--warmup` seconds: a Node proxy reaches
+ * its steady cost per request only after tens of seconds of traffic (its CPU per request kept
+ * falling round after round with a 3 s warm-up), and the targets are about steady throughput.
+ *
  * Options: `--connections=N` (default 10), `--duration=S` seconds per round (default 10),
- * `--rounds=N` (default 3, so each target leads a round once), `--strict` (exit 1 when a target is missed).
+ * `--warmup=S` seconds of load per target before measuring (default 20), `--rounds=N` (default 3,
+ * so each target leads a round once), `--strict` (exit 1 when a target is missed).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -28,12 +33,14 @@ const { values } = parseArgs({
   options: {
     connections: { type: 'string', default: '10' },
     duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '3' },
     strict: { type: 'boolean', default: false },
   },
 });
 const connections = Number(values.connections);
 const durationSeconds = Number(values.duration);
+const warmupSeconds = Number(values.warmup);
 const rounds = Number(values.rounds);
 const targets = { minThroughputRatio: 0.7, maxAddedP99Ms: 5 };
 
@@ -123,8 +130,8 @@ async function compare(system: RunningSystem, upstream: string, bare: { child: C
     'order-service': system.apps.get('order-service')?.child.pid,
     'bare proxy': bare.child.pid,
   };
-  console.log(`\n== Warming up (3 s each): ${Object.values(urls).join(', ')}`);
-  for (const target of targetNames) await load(urls[target], 3);
+  console.log(`\n== Warming up (${warmupSeconds} s each): ${Object.values(urls).join(', ')}`);
+  for (const target of targetNames) await load(urls[target], warmupSeconds);
 
   const runs: Record<Target, Figures[]> = { direct: [], gateway: [], 'bare proxy': [] };
   for (let round = 1; round <= rounds; round++) {

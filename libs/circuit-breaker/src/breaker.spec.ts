@@ -267,6 +267,26 @@ describe('Breaker timeouts', () => {
     expect(controller.signal.reason).toBe(error);
   });
 
+  it('takes a stand-in controller (any signal type) and aborts it at the timeout', async () => {
+    const breaker = registry({ ...fastPolicy, timeoutMs: 30 }).breakers.get('svc');
+    /** The shape of the gateway's exchange cancellation: its own signal, aborted once with a reason. */
+    class StandIn {
+      reasons: unknown[] = [];
+      get signal(): StandIn {
+        return this;
+      }
+      abort(reason?: unknown): void {
+        this.reasons.push(reason);
+      }
+    }
+    const controller = new StandIn();
+    let seen: StandIn | undefined;
+    const error = await breaker.fire((signal: StandIn) => ((seen = signal), new Promise(() => undefined)), { controller }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CallTimeoutError);
+    expect(seen).toBe(controller);
+    expect(controller.reasons).toEqual([error]);
+  });
+
   it('counts timeouts as failures even when isFailure says otherwise', async () => {
     const breaker = registry({ ...fastPolicy, timeoutMs: 20 }).breakers.get('svc', { isFailure: () => false });
     for (let i = 0; i < 3; i++) await expect(breaker.fire(() => new Promise(() => undefined))).rejects.toBeInstanceOf(CallTimeoutError);

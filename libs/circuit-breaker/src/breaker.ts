@@ -34,6 +34,12 @@ export interface Breaker {
    * @throws whatever `call` rejected with (counted as a failure unless `isFailure` says otherwise).
    */
   fire<T>(call: GuardedCall<T>, options?: FireOptions): Promise<T>;
+  /**
+   * Runs `call` with the signal of the caller's own `controller`, which the breaker aborts at
+   * `timeoutMs`: an `AbortController`, or a lighter stand-in with the same two members (see
+   * {@link CallController}).
+   */
+  fire<T, S>(call: (signal: S) => Promise<T>, options: Omit<FireOptions, 'controller'> & { controller: CallController<S> }): Promise<T>;
   /** Calls `listener` on every state change; returns a function that unsubscribes it. */
   onStateChange(listener: (state: BreakerState) => void): () => void;
 }
@@ -51,7 +57,19 @@ export interface FireOptions {
    * instead of a fresh one: for a caller that owns one controller per call already (e.g. one per
    * proxied request) and wants the timeout to abort it. It must not be shared between calls.
    */
-  controller?: AbortController;
+  controller?: CallController<AbortSignal>;
+}
+
+/**
+ * What the breaker aborts when a call times out, and whose `signal` the call gets: an
+ * `AbortController`, or a stand-in with the same two members for a hot path where Node 20's
+ * `AbortSignal` is dear (microseconds to create, to subscribe to and to unsubscribe from:
+ * nodejs/performance#44, nodejs/node#55311), e.g. an `EventEmitter` with `aborted` and `reason`,
+ * which undici takes as a request's `signal`.
+ */
+export interface CallController<S> {
+  readonly signal: S;
+  abort(reason?: unknown): void;
 }
 
 /** Per-breaker settings for {@link BreakerRegistry.get}: policy fields to override and a failure predicate. */
@@ -81,8 +99,8 @@ export interface BreakerRegistryOptions {
   policy?: Partial<BreakerPolicy>;
 }
 
-type Call = GuardedCall<unknown>;
-type Options = FireOptions | undefined;
+type Call = (signal: unknown) => Promise<unknown>;
+type Options = (Omit<FireOptions, 'controller'> & { controller?: CallController<unknown> }) | undefined;
 
 /** Carries a resolved value that counts as a failure through opossum, to be unwrapped by `fire`. */
 class FailedResult extends Error {
@@ -134,9 +152,11 @@ class OpossumBreaker implements Breaker {
     return 'closed';
   }
 
-  async fire<T>(call: GuardedCall<T>, options?: FireOptions): Promise<T> {
+  fire<T>(call: GuardedCall<T>, options?: FireOptions): Promise<T>;
+  fire<T, S>(call: (signal: S) => Promise<T>, options: Omit<FireOptions, 'controller'> & { controller: CallController<S> }): Promise<T>;
+  async fire<T>(call: (signal: never) => Promise<T>, options?: Options): Promise<T> {
     try {
-      return (await this.circuit.fire(call, options)) as T;
+      return (await this.circuit.fire(call as Call, options)) as T;
     } catch (error) {
       if (error instanceof FailedResult) return error.value as T;
       if ((error as { code?: unknown }).code === 'EOPENBREAKER' && CircuitBreaker.isOurError(error as Error)) {
@@ -157,7 +177,7 @@ class OpossumBreaker implements Breaker {
   }
 
   private runWithTimeout(call: Call, options: Options): Promise<unknown> {
-    const controller = options?.controller ?? new AbortController();
+    const controller: CallController<unknown> = options?.controller ?? new AbortController();
     const parent = options?.signal;
     if (parent?.aborted === true) controller.abort(parent.reason);
     const onParentAbort = () => controller.abort(parent?.reason);

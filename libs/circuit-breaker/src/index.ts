@@ -1,6 +1,7 @@
 export {
   BreakerRegistry,
   type Breaker,
+  type CallController,
   type BreakerOptions,
   type FireOptions,
   type BreakerRegistryOptions,
@@ -13,4 +14,4 @@ export { BreakerOpenError, BulkheadRejectedError, CallTimeoutError } from './err
 export { defaultBreakerPolicy, fromThreshold, validatePolicy, type BreakerPolicy } from './policy.js';
 export { callResiliently, withFallback, type ResilientCallOptions } from './resilient-call.js';
 export { defaultRetryBudgetPolicy, RetryBudget, type RetryBudgetObserver, type RetryBudgetPolicy } from './retry-budget.js';
-export { defaultRetryPolicy, fullJitterDelay, isIdempotentRequest, withRetry, type RetryOptions, type RetryPolicy } from './retry.js';
+export { defaultRetryPolicy, fullJitterDelay, isIdempotentRequest, withRetry, type RetriedAttempt, type RetryOptions, type RetryPolicy } from './retry.js';

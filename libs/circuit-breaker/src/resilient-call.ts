@@ -1,6 +1,6 @@
 import type { Breaker } from './breaker.js';
 import type { Bulkhead } from './bulkhead.js';
-import { withRetry, type RetryOptions, type RetryPolicy } from './retry.js';
+import { withRetry, type RetriedAttempt, type RetryOptions, type RetryPolicy } from './retry.js';
 
 /** The layers of {@link callResiliently}; each is optional. */
 export interface ResilientCallOptions<T> {
@@ -38,10 +38,10 @@ export interface ResilientCallOptions<T> {
  * });
  * @throws whatever the innermost failing layer threw, unless `fallback` is given.
  */
-export async function callResiliently<T>(attempt: (attempt: number, signal: AbortSignal) => Promise<T>, options: ResilientCallOptions<T>): Promise<T> {
+export async function callResiliently<T>(attempt: RetriedAttempt<T>, options: ResilientCallOptions<T>): Promise<T> {
   const { bulkhead, breaker, retry, retryOptions, fallback } = options;
   const attempts = (signal: AbortSignal | undefined): Promise<T> =>
-    retry === undefined ? attempt(1, signal ?? new AbortController().signal) : withRetry(attempt, retry, { ...retryOptions, signal });
+    retry === undefined ? attempt(1, signal) : withRetry(attempt, retry, { ...retryOptions, signal });
   const guarded = (): Promise<T> => (breaker === undefined ? attempts(undefined) : breaker.fire((signal) => attempts(signal)));
   const bounded = (): Promise<T> => (bulkhead === undefined ? guarded() : bulkhead.run(guarded));
   return fallback === undefined ? bounded() : withFallback(bounded, fallback);

@@ -147,7 +147,7 @@ describe('withRetry', () => {
 
 describe('withRetry per-attempt signals and timeouts', () => {
   it('gives each attempt a fresh signal, aborted at attemptTimeoutMs with CallTimeoutError', async () => {
-    const signals: AbortSignal[] = [];
+    const signals: Array<AbortSignal | undefined> = [];
     const started = performance.now();
     const result = await withRetry(
       (attempt, signal) => {
@@ -161,6 +161,8 @@ describe('withRetry per-attempt signals and timeouts', () => {
     expect(result).toBe('attempt 2');
     expect(performance.now() - started).toBeGreaterThanOrEqual(35);
     expect(signals).toHaveLength(2);
+    expect(signals[0]).toBeInstanceOf(AbortSignal);
+    expect(signals[1]).toBeInstanceOf(AbortSignal);
     expect(signals[0]?.aborted).toBe(true);
     expect(signals[0]?.reason).toBeInstanceOf(CallTimeoutError);
     expect(signals[1]?.aborted).toBe(false);
@@ -179,7 +181,7 @@ describe('withRetry per-attempt signals and timeouts', () => {
       (_attempt, signal) =>
         new Promise((_resolve, reject) => {
           seen = signal;
-          signal.addEventListener('abort', () => reject(new Error('aborted')));
+          signal?.addEventListener('abort', () => reject(new Error('aborted')));
         }),
       { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
       { signal: controller.signal },
@@ -187,6 +189,21 @@ describe('withRetry per-attempt signals and timeouts', () => {
     controller.abort();
     await expect(pending).rejects.toThrow('aborted');
     expect(seen?.aborted).toBe(true);
+  });
+
+  it('gives no signal when neither a caller signal nor attemptTimeoutMs could abort an attempt', async () => {
+    const seen: Array<AbortSignal | undefined> = [];
+    const result = await withRetry(
+      async (attempt, signal) => {
+        seen.push(signal);
+        if (attempt === 1) throw new Error('transient');
+        return 'done';
+      },
+      policy,
+      { random: instant },
+    );
+    expect(result).toBe('done');
+    expect(seen).toEqual([undefined, undefined]);
   });
 });
 

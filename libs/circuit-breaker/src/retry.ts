@@ -35,6 +35,12 @@ export function fullJitterDelay(attempt: number, policy: RetryPolicy, random: ()
   return Math.floor(random() * ceiling);
 }
 
+/**
+ * One attempt of {@link withRetry}: its 1-based number, and the signal that aborts it (pass it to
+ * undici or fetch), `undefined` when nothing can.
+ */
+export type RetriedAttempt<T> = (attempt: number, signal: AbortSignal | undefined) => Promise<T>;
+
 /** Options of {@link withRetry}. */
 export interface RetryOptions {
   /**
@@ -69,15 +75,16 @@ export interface RetryOptions {
  * `policy.budget` (if any) allows. Only retry work that is safe to repeat: see
  * {@link isIdempotentRequest}.
  *
- * @param fn - one attempt; receives its 1-based attempt number and a fresh `AbortSignal` of its
- *   own (aborted by `options.signal` or at `options.attemptTimeoutMs`), never one left aborted by
- *   an earlier attempt.
+ * @param fn - one attempt; receives its 1-based attempt number and an `AbortSignal` aborted by
+ *   `options.signal` or at `options.attemptTimeoutMs` (a fresh one per attempt with a timeout,
+ *   never one left aborted by an earlier attempt), or `undefined` when neither is given, as then
+ *   nothing can abort an attempt (and Node 20's `AbortSignal` costs microseconds to make).
  * @returns what the first successful attempt resolved to.
  * @throws the last attempt's error when it is not retryable, attempts are used up or the budget
  *   refused a retry; {@link CallTimeoutError} for an attempt that outlived `attemptTimeoutMs`; an
  *   `AbortError` when `options.signal` aborts during a backoff.
  */
-export async function withRetry<T>(fn: (attempt: number, signal: AbortSignal) => Promise<T>, policy: RetryPolicy, options: RetryOptions = {}): Promise<T> {
+export async function withRetry<T>(fn: RetriedAttempt<T>, policy: RetryPolicy, options: RetryOptions = {}): Promise<T> {
   const isRetryable = options.isRetryable ?? ((error: unknown) => !(error instanceof BreakerOpenError));
   policy.budget?.recordRequest();
   for (let attempt = 1; ; attempt++) {
@@ -93,11 +100,11 @@ export async function withRetry<T>(fn: (attempt: number, signal: AbortSignal) =>
   }
 }
 
-/** One attempt with its own signal, and its own timer when `attemptTimeoutMs` is set. */
-function runAttempt<T>(fn: (attempt: number, signal: AbortSignal) => Promise<T>, attempt: number, options: RetryOptions): Promise<T> {
+/** One attempt with its own signal and timer when `attemptTimeoutMs` is set. */
+function runAttempt<T>(fn: RetriedAttempt<T>, attempt: number, options: RetryOptions): Promise<T> {
   const { attemptTimeoutMs, signal: outer } = options;
-  // Without a timer nothing aborts one attempt alone, so the caller's signal serves as is.
-  if (attemptTimeoutMs === undefined) return fn(attempt, outer ?? new AbortController().signal);
+  // Without a timer nothing aborts one attempt alone, so the caller's signal (if any) serves as is.
+  if (attemptTimeoutMs === undefined) return fn(attempt, outer);
   const controller = new AbortController();
   const signal = outer === undefined ? controller.signal : AbortSignal.any([controller.signal, outer]);
   return new Promise<T>((resolve, reject) => {

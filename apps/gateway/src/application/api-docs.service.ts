@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { GatewayError } from '../domain/gateway.errors.js';
 import { entryFor, groupByPrefix, type GatewayRoute, type PrefixRoutes } from '../domain/route-table.js';
+import { Cancellation } from './cancellation.js';
 import type { ResilientForwarder } from './resilient-forwarder.js';
 
 /** An OpenAPI 3 document as JSON. */
@@ -168,7 +169,8 @@ export class ApiDocsService {
       method: 'GET',
       path: '/openapi.json',
       headers: { accept: 'application/json', ...(requestId === undefined ? {} : { 'x-request-id': requestId }) },
-    }, new AbortController());
+      cancel: new Cancellation(),
+    });
     try {
       if (response.statusCode !== 200) {
         response.body.resume();

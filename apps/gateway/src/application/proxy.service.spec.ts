@@ -8,6 +8,7 @@ import { createLogger } from '@msr/service-defaults';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { GatewayError } from '../domain/gateway.errors.js';
 import { UndiciUpstreamClient } from '../infrastructure/undici-upstream.client.js';
+import { Cancellation } from './cancellation.js';
 import { ProxyService, type ForwardRequest } from './proxy.service.js';
 
 // Real upstream servers on loopback, the real undici upstream client and breakers: what is
@@ -86,7 +87,7 @@ function harness(upstreams: Upstream[], options: { outliers?: boolean; policy?: 
 }
 
 function request(method = 'GET'): ForwardRequest {
-  return { service: 'user-service', method, path: '/users/1', headers: {}, cancel: new AbortController() };
+  return { service: 'user-service', method, path: '/users/1', headers: {}, cancel: new Cancellation() };
 }
 
 /** Forwards and reads the answer: `<status> <upstream id>`, or the gateway error code. */

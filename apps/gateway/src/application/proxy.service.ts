@@ -19,6 +19,7 @@ import {
 } from '@msr/discovery';
 import type { Logger } from '@msr/service-defaults';
 import { ClientGoneError, GatewayError } from '../domain/gateway.errors.js';
+import type { Cancellation } from './cancellation.js';
 import type { UpstreamClient, UpstreamResponse } from './upstream.port.js';
 
 /** What {@link ProxyService} needs. */
@@ -56,12 +57,12 @@ export interface ForwardRequest {
   /** The request body stream, or undefined for none. */
   body?: Readable;
   /**
-   * The exchange's one controller, aborted when the client goes away and by the deadline of the
+   * The exchange's one cancellation, aborted when the client goes away and by the deadline of the
    * service breaker or of an instance's breaker; the upstream call is aborted with it. One for
-   * all, as AbortControllers are dear on the hot path: an attempt that timed out is never
-   * retried, so no later attempt needs a fresh signal (see `isRetryable` in {@link ProxyService.forward}).
+   * all attempts: an attempt that timed out is never retried, so no later attempt needs a fresh
+   * one (see `isRetryable` in {@link ProxyService.forward}).
    */
-  cancel: AbortController;
+  cancel: Cancellation;
 }
 
 /** The upstream's answer and which instance gave it. */
@@ -141,7 +142,7 @@ export class ProxyService {
       this.deps.retry,
       {
         isRetryable: (error) =>
-          !request.cancel.signal.aborted &&
+          !request.cancel.aborted &&
           error instanceof GatewayError &&
           (error.code === 'GATEWAY.CIRCUIT_OPEN' || (idempotent && error.code === 'GATEWAY.UPSTREAM_UNREACHABLE')) &&
           untried().length > 0,
@@ -204,7 +205,7 @@ export class ProxyService {
   private async send(request: ForwardRequest, instance: ServiceInstance): Promise<UpstreamResponse> {
     const breaker = this.breakerOf(instance);
     try {
-      return await breaker.fire(async (signal) => {
+      return await breaker.fire(async (signal: Cancellation) => {
         try {
           const response = await this.deps.upstream.send(instance, {
             method: request.method,
@@ -216,7 +217,7 @@ export class ProxyService {
           if (response.statusCode >= 500) throw new FailedAnswer(response);
           return response;
         } catch (error) {
-          if (request.cancel.signal.aborted) throw new ClientGoneError();
+          if (request.cancel.aborted) throw new ClientGoneError();
           throw error;
         }
       }, { controller: request.cancel });

@@ -55,24 +55,23 @@ export class ResilientForwarder {
   /**
    * Forwards through the bulkhead and the service breaker; resolves once status and headers arrived.
    *
-   * @param request - what to forward, without its controller.
-   * @param cancel - aborted by the caller when the client goes away, and here when the service
-   *   breaker's timeout passes; the forwarded request's `cancel`.
+   * @param request - what to forward; its `cancel` is aborted by the caller when the client goes
+   *   away, and here when the service breaker's timeout passes.
    * @throws {GatewayError} `BULKHEAD_FULL` or `CIRCUIT_OPEN` (the service breaker, nothing sent),
    *   `UPSTREAM_TIMEOUT`, or whatever the forwarder threw.
    * @throws {ClientGoneError} (from the forwarder) when the client went away first.
    */
-  async forward(request: Omit<ForwardRequest, 'cancel'>, cancel: AbortController): Promise<GuardedForwardResult> {
-    const { service } = request;
+  async forward(request: ForwardRequest): Promise<GuardedForwardResult> {
+    const { service, cancel } = request;
     const release = this.deps.breakers.bulkhead(service, this.deps.maxConcurrentPerService).tryAcquire();
     if (release === undefined) {
       throw new GatewayError('GATEWAY.BULKHEAD_FULL', service, `${service} already has ${this.deps.maxConcurrentPerService} requests in flight`);
     }
     const breaker = this.serviceBreaker(service);
     try {
-      // The breaker's timeout aborts `cancel` itself: the request's one controller, also the client's.
-      const result = await breaker.fire(() => this.forwarderOf(service).forward({ ...request, cancel }), { controller: cancel });
-      return { ...result, release };
+      // The breaker's timeout aborts `cancel` itself: the request's one cancellation, also the client's.
+      const { response, instance } = await breaker.fire(() => this.forwarderOf(service).forward(request), { controller: cancel });
+      return { response, instance, release };
     } catch (error) {
       release();
       if (error instanceof BreakerOpenError) {

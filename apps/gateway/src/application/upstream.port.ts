@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Cancellation } from './cancellation.js';
 
 /** Where an upstream instance listens (a `ServiceInstance` from discovery fits). */
 export interface UpstreamTarget {
@@ -18,7 +19,7 @@ export interface UpstreamRequest {
   /** The request body as a stream, or undefined for none. */
   body?: Readable;
   /** Aborts the request (timeout or client gone). */
-  signal: AbortSignal;
+  signal: Cancellation;
 }
 
 /** The upstream's answer: status and headers as soon as they arrive, the body still streaming. */

@@ -2,6 +2,7 @@ import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:h
 import type { TLSSocket } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { ProblemError, problemOf, requestIdOf, writeProblem, type Logger, type Metrics } from '@msr/service-defaults';
+import { Cancellation } from '../../application/cancellation.js';
 import type { GuardedForwardResult, ResilientForwarder } from '../../application/resilient-forwarder.js';
 import type { TokenVerifier } from '../../application/token-verifier.port.js';
 import { ClientGoneError, GatewayError } from '../../domain/gateway.errors.js';
@@ -38,7 +39,7 @@ interface Exchange {
   requestId: string;
   startedAt: number;
   /** Aborted when the client goes away (or its body grew too large): the upstream call is aborted with it. */
-  cancel: AbortController;
+  cancel: Cancellation;
   route?: GatewayRoute;
   answer?: GuardedForwardResult;
   /** A chunked request body passed the limit. */
@@ -181,11 +182,11 @@ export function proxyHandler(deps: ProxyHandlerDeps): (req: IncomingMessage, res
         path: upstreamPath(route, req.url ?? '/'),
         headers: upstreamRequestHeaders(req.headers, { ip: req.socket.remoteAddress, proto: secure ? 'https' : 'http', host: req.headers.host }, body !== undefined),
         body,
+        cancel: exchange.cancel,
       },
-      exchange.cancel,
     );
     exchange.answer = answer;
-    if (exchange.cancel.signal.aborted) {
+    if (exchange.cancel.aborted) {
       // The client left just as the answer came: nobody to send it to (the close handler let go of it).
       answer.release();
       answer.response.body.destroy();
@@ -217,7 +218,7 @@ export function proxyHandler(deps: ProxyHandlerDeps): (req: IncomingMessage, res
     res.writeHead(response.statusCode, head);
     response.body.once('error', (error) => {
       // Status and headers are out: all that is left is to cut the answer short.
-      if (!cancel.signal.aborted) deps.logger.warn({ err: error, service: route?.service, upstream: instance.id, request_id: exchange.requestId }, 'upstream response broke off');
+      if (!cancel.aborted) deps.logger.warn({ err: error, service: route?.service, upstream: instance.id, request_id: exchange.requestId }, 'upstream response broke off');
       exchange.res.destroy(error);
     });
     response.body.pipe(res);
@@ -233,7 +234,7 @@ export function proxyHandler(deps: ProxyHandlerDeps): (req: IncomingMessage, res
     const requestId = requestIdOf(req);
     const usual = fixedHeaders !== undefined && req.headers.origin === undefined && req.method !== 'OPTIONS';
     const headers = usual ? new PendingHeaders().setHeader('x-request-id', requestId) : res.setHeader('x-request-id', requestId);
-    const exchange: Exchange = { req, res, routes, requestId, startedAt: performance.now(), cancel: new AbortController(), tooLarge: false, headers };
+    const exchange: Exchange = { req, res, routes, requestId, startedAt: performance.now(), cancel: new Cancellation(), tooLarge: false, headers };
     res.once('close', () => finish(exchange));
     if (usual) {
       admit(exchange);
