@@ -12,7 +12,7 @@ import { docsRouter } from './interface/http/docs.router.js';
 import { mapError } from './interface/http/map-error.js';
 import { proxyHandler } from './interface/http/proxy-handler.js';
 import { rateLimited, RateLimiter } from './interface/http/rate-limit.js';
-import { securityHeaders, type ConnectMiddleware } from './interface/http/security-headers.js';
+import { apiSecurityHeaderOptions, securityHeaders, type ConnectMiddleware } from './interface/http/security-headers.js';
 
 /** Everything the gateway's HTTP app needs; `wiring.ts` builds the real ones. */
 export interface GatewayDeps {
@@ -49,15 +49,16 @@ const echoRequestId: RequestHandler = (req, res, next) => {
 /**
  * Builds the gateway's HTTP handler, the middleware chain of seed 002's gateway made production
  * grade. Requests under a routing-table prefix take the proxy's hot path ({@link proxyHandler}:
- * request id, security headers, CORS, authentication, rate limiting, authorization, body limit,
- * forwarding, access log and metrics, all outside Express). Everything else goes to an Express
- * app with the same request id, access log, HTTP metrics, security headers (helmet) and CORS:
+ * request id, security headers for API answers, CORS, authentication, rate limiting,
+ * authorization, body limit, forwarding, access log and metrics, all outside Express).
+ * Everything else goes to an Express app with the same request id, access log, HTTP metrics,
+ * CORS and helmet's default security headers (made for documents, as `/docs` is one):
  * `/health` and `/metrics`, then authentication and rate limiting per client (one limiter for
  * both paths), `/docs`, 404 and problem+json errors. Request bodies are never parsed: they
  * stream through to the upstream. Never listens (STYLE.md rule 4).
  */
 export function createApp(deps: GatewayDeps): RequestListener {
-  const helmetHeaders = securityHeaders();
+  const documentHeaders = securityHeaders();
   const corsPolicy = cors({
     origin: deps.corsOrigins.includes('*') ? '*' : [...deps.corsOrigins],
     exposedHeaders,
@@ -72,7 +73,7 @@ export function createApp(deps: GatewayDeps): RequestListener {
   app.use(echoRequestId);
   app.use(accessLog(deps.logger));
   app.use(deps.metrics.httpMiddleware);
-  app.use(helmetHeaders);
+  app.use(documentHeaders);
   app.use(corsPolicy);
   app.get('/health', deps.health.handler);
   app.get('/health/live', deps.health.liveHandler);
@@ -89,7 +90,7 @@ export function createApp(deps: GatewayDeps): RequestListener {
     rateLimiter,
     logger: deps.logger,
     metrics: deps.metrics,
-    securityHeaders: helmetHeaders,
+    securityHeaders: securityHeaders(apiSecurityHeaderOptions),
     cors: corsPolicy,
     maxBodyBytes: deps.maxBodyBytes,
   });

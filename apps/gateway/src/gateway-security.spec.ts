@@ -218,12 +218,18 @@ describe('body size limit', () => {
 describe('browser-facing headers', () => {
   it('sets security headers (helmet) and the request id on every answer: proxied, refused by the proxy, or not proxied', async () => {
     const { gateway } = await gatewayWithEcho();
-    for (const path of ['/api/products', '/api/orders', '/nowhere']) {
+    // API answers (proxied or refused by the proxy) get the API profile; the gateway's own routes helmet's document defaults.
+    for (const [path, frameOptions, policy] of [
+      ['/api/products', 'DENY', "default-src 'none';frame-ancestors 'none'"],
+      ['/api/orders', 'DENY', "default-src 'none';frame-ancestors 'none'"],
+      ['/nowhere', 'SAMEORIGIN', /default-src 'self'/],
+    ] as const) {
       const answer = await call(`${gateway}${path}`);
       expect(answer.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
       expect(answer.headers['x-content-type-options']).toBe('nosniff');
-      expect(answer.headers['x-frame-options']).toBe('SAMEORIGIN');
-      expect(answer.headers['content-security-policy']).toMatch(/default-src 'self'/);
+      expect(answer.headers['strict-transport-security']).toMatch(/max-age=/);
+      expect(answer.headers['x-frame-options']).toBe(frameOptions);
+      expect(answer.headers['content-security-policy']).toMatch(policy);
       expect(answer.headers['x-powered-by']).toBeUndefined();
     }
   });

@@ -23,7 +23,7 @@ export interface ProxyHandlerDeps {
   rateLimiter: RateLimiter;
   logger: Logger;
   metrics: Metrics;
-  /** helmet's headers, set on every answer. */
+  /** helmet's headers for API answers (`apiSecurityHeaderOptions`), set on every answer. */
   securityHeaders: ConnectMiddleware;
   /** The CORS middleware, run for browser requests (those with `Origin`) and preflights. */
   cors: ConnectMiddleware;

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
-import helmet from 'helmet';
+import helmet, { type HelmetOptions } from 'helmet';
 
 /** A connect-style middleware, as helmet and cors export them: usable in Express and on plain Node requests. */
 export type ConnectMiddleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
@@ -56,14 +56,37 @@ export function setHeaders(res: ServerResponse, list: HeaderList): void {
 }
 
 /**
- * helmet's security headers (CSP, HSTS, `X-Content-Type-Options`, `X-Frame-Options`, the
- * cross-origin policies...) with its defaults. They do not vary by request, so helmet runs once
- * against a recording response and each request then gets the recorded headers in one loop,
- * instead of a dozen middleware calls on the proxy's hot path. Should helmet ever not finish
- * synchronously, it simply runs per request. Works in Express and on plain Node requests.
+ * helmet's options for API answers (JSON, problem+json), after the OWASP REST Security Cheat
+ * Sheet's "Security headers": a CSP that allows nothing and no framing (`default-src 'none';
+ * frame-ancestors 'none'`), `X-Frame-Options: DENY`, HSTS, `X-Content-Type-Options: nosniff`
+ * and `Cross-Origin-Resource-Policy`. helmet's other defaults only mean something to an HTML
+ * document a browser renders (its script and style sources, opener policy, origin-agent
+ * cluster, referrer policy, DNS prefetching, IE's download options, Flash's cross-domain
+ * policies, the retired XSS auditor): on every API answer they are bytes for each client to
+ * read and nothing to enforce.
  */
-export function securityHeaders(): ConnectMiddleware {
-  const middleware = helmet() as ConnectMiddleware;
+export const apiSecurityHeaderOptions: Readonly<HelmetOptions> = {
+  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  crossOriginOpenerPolicy: false,
+  originAgentCluster: false,
+  referrerPolicy: false,
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xFrameOptions: { action: 'deny' },
+  xPermittedCrossDomainPolicies: false,
+  xXssProtection: false,
+};
+
+/**
+ * helmet's security headers (CSP, HSTS, `X-Content-Type-Options`, `X-Frame-Options`, the
+ * cross-origin policies...): its defaults, made for HTML documents such as `/docs`, or `options`
+ * (e.g. {@link apiSecurityHeaderOptions} for the proxied API). They do not vary by request, so
+ * helmet runs once against a recording response and each request then gets the recorded headers
+ * in one loop, instead of a dozen middleware calls on the proxy's hot path. Should helmet ever
+ * not finish synchronously, it simply runs per request. Works in Express and on plain Node requests.
+ */
+export function securityHeaders(options?: Readonly<HelmetOptions>): ConnectMiddleware {
+  const middleware = helmet(options) as ConnectMiddleware;
   const recorded = recordHeaders(middleware, 'GET');
   if (recorded === undefined) return middleware;
   return (_req, res, next) => {
