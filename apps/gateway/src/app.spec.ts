@@ -169,6 +169,30 @@ describe('gateway proxying', () => {
     expect(completed()[0]?.['latency_ms']).toEqual(expect.any(Number));
     expect(completed()[1]).toMatchObject({ level: 'warn', method: 'POST', status: 401, request_id: refused.headers['x-request-id'] });
     expect(completed()[1]?.['upstream_instance']).toBeUndefined();
+    expect(completed().map((line) => line['aborted'])).toEqual([undefined, undefined]);
+  });
+
+  it('logs a client that went away before the answer as aborted, and aborts the upstream call', async () => {
+    let arrived = (): void => undefined;
+    let cut = (): void => undefined;
+    const upstreamSaw = new Promise<void>((resolve) => (arrived = resolve));
+    const upstreamCut = new Promise<void>((resolve) => (cut = resolve));
+    const { port } = await serve((req) => {
+      // Never answers: the client leaves first, and the gateway must cut this exchange too.
+      req.socket.once('close', cut);
+      arrived();
+    });
+    const lines: Record<string, unknown>[] = [];
+    const gateway = await startGateway({ 'user-service': [instance('user-service', port, 'users-1')] }, {}, lines);
+    const { host, hostname, port: gatewayPort } = new URL(gateway);
+    const client = connect(Number(gatewayPort), hostname);
+    await once(client, 'connect');
+    client.write(`GET /api/users/7 HTTP/1.1\r\nhost: ${host}\r\nauthorization: Bearer ${await devToken()}\r\n\r\n`);
+    await upstreamSaw;
+    client.destroy();
+    await upstreamCut;
+    await eventually(async () => lines.some((line) => line['msg'] === 'request completed'));
+    expect(lines.find((line) => line['msg'] === 'request completed')).toMatchObject({ method: 'GET', route: '/api/users', upstream_service: 'user-service', aborted: true });
   });
 
   it('sets X-Forwarded-* and strips hop-by-hop headers on the way up', async () => {
