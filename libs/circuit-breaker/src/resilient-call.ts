@@ -26,8 +26,9 @@ export interface ResilientCallOptions<T> {
 /**
  * Runs `attempt` through the usual resilience layers, outermost first: fallback, bulkhead,
  * breaker, retry (the order of Polly's and resilience4j's pipelines): a full bulkhead or an open
- * breaker answers in microseconds and is not retried; each retry is a fresh attempt with its own
- * signal; the fallback sees whatever finally failed.
+ * breaker answers in microseconds and is not retried; each attempt gets the breaker's signal (or
+ * its own, with `retryOptions.attemptTimeoutMs`), none when no layer can abort it; the fallback
+ * sees whatever finally failed.
  *
  * @example
  * const user = await callResiliently((attempt, signal) => fetchUser(id, signal), {
