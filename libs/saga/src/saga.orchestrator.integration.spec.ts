@@ -23,6 +23,10 @@ interface TestData {
   rejectReserve?: boolean;
   /** approve reports a business failure. */
   failApprove?: boolean;
+  /** approve writes its effect, then reports a business failure. */
+  failApproveAfterWrite?: boolean;
+  /** approve runs a failing SQL statement (aborting its transaction) on attempts 1..flakyApprove. */
+  flakyApprove?: number;
   /** release always throws. */
   breakRelease?: boolean;
   /** release throws on attempts 1..flakyRelease. */
@@ -114,9 +118,11 @@ function testSaga(version: number, replyTimeoutMs?: number, deadlineMs?: number)
         kind: 'pivot',
         action: {
           type: 'local',
-          async invoke({ tx, sagaId, data }) {
+          async invoke({ tx, sagaId, data, attempt }) {
             if (data.failApprove === true) return { status: 'failed', code: 'TEST.NOT_APPROVED', reason: 'approval refused' };
             await effect(tx, sagaId, 'approved');
+            if (attempt <= (data.flakyApprove ?? 0)) await tx.query('SELECT 1 / 0');
+            if (data.failApproveAfterWrite === true) return { status: 'failed', code: 'TEST.NOT_APPROVED', reason: 'approval refused after writing' };
             return { status: 'succeeded' };
           },
         },
@@ -280,7 +286,8 @@ describe('SagaOrchestrator on PostgreSQL', () => {
     expect(command?.headers).toMatchObject({ reply_to: replyTopic, correlation_id: sagaId, message_id: commandId });
 
     const answer = authorized(sagaId, input);
-    expect(await deliver(answer)).toEqual({ outcome: 'applied', sagaId, status: 'RUNNING' });
+    // The pivot, a local step, runs in the reply's transaction.
+    expect(await deliver(answer)).toEqual({ outcome: 'applied', sagaId, status: 'COMPLETED' });
     const done = await waitForSaga(sagaId, hasStatus('COMPLETED'), 'COMPLETED');
 
     expect(await effects(sagaId)).toEqual(['reserved', 'approved']);
@@ -437,15 +444,83 @@ describe('SagaOrchestrator on PostgreSQL', () => {
       finished: false,
       now: new Date(),
       lease: null,
-      log: { step: 'charge', action: 'charge', direction: 'forward' as const, status: 'awaiting_reply' as const, attempts: attempt, finished: false },
-      startedAt: new Date(),
-      timeline: { event: 'awaiting_reply' as const },
+      changes: [
+        {
+          log: { step: 'charge', action: 'charge', direction: 'forward' as const, status: 'awaiting_reply' as const, attempts: attempt, finished: false },
+          at: new Date(),
+          startedAt: new Date(),
+          status: 'AWAITING_REPLY' as const,
+          timeline: { event: 'awaiting_reply' as const },
+        },
+      ],
       writer: 'test',
     });
 
     await repository.transition(pool, write(7));
     await expect(repository.transition(pool, write(9))).rejects.toBeInstanceOf(SagaConcurrencyError);
     expect(await repository.load(pool, sagaId)).toMatchObject({ attempt: 7, version: current.version + 1 });
+  });
+
+  it('writes several transitions as one update: a step-log row and a timeline entry for each, in order', async () => {
+    const sagaId = randomUUID();
+    await orchestrator.start(undefined, v1, sagaId, data());
+    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    const repository = new SagaRepository();
+    const current = (await repository.load(pool, sagaId))!;
+    const started = new Date(Date.now() - 50);
+    const replied = new Date(Date.now() - 20);
+    const approved = new Date();
+    const change = (step: string, at: Date, status: 'RUNNING' | 'COMPLETED') => ({
+      log: { step, action: step, direction: 'forward' as const, status: 'succeeded' as const, attempts: 1, finished: true },
+      at,
+      startedAt: started,
+      status,
+      timeline: { event: 'succeeded' as const, detail: `${step} done` },
+    });
+
+    await repository.transition(pool, {
+      id: sagaId,
+      expectedVersion: current.version,
+      state: { ...current, status: 'COMPLETED', step: null, awaitingMessageId: null, wakeAt: null },
+      finished: true,
+      now: approved,
+      lease: null,
+      changes: [change('charge', replied, 'RUNNING'), change('approve', approved, 'COMPLETED')],
+      writer: 'test',
+    });
+
+    const view = (await orchestrator.get(sagaId))!;
+    expect(view).toMatchObject({ status: 'COMPLETED', finishedAt: approved.toISOString(), updatedAt: approved.toISOString() });
+    expect((await repository.load(pool, sagaId))!.version).toBe(current.version + 1);
+    expect(view.timeline.slice(-2)).toEqual([
+      expect.objectContaining({ event: 'succeeded', step: 'charge', status: 'RUNNING', at: replied.toISOString(), detail: 'charge done', owner: 'test' }),
+      expect.objectContaining({ event: 'succeeded', step: 'approve', status: 'COMPLETED', at: approved.toISOString(), detail: 'approve done', owner: 'test' }),
+    ]);
+    const charge = view.steps.find((step) => step.step === 'charge')!;
+    // The charge row existed (awaiting its reply): its start is kept, its end and duration set.
+    expect(charge).toMatchObject({ status: 'succeeded', finishedAt: replied.toISOString() });
+    expect(charge.durationMs).toBe(Date.parse(replied.toISOString()) - Date.parse(charge.startedAt));
+    expect(view.steps.find((step) => step.step === 'approve')).toMatchObject({
+      status: 'succeeded',
+      startedAt: started.toISOString(),
+      finishedAt: approved.toISOString(),
+      durationMs: approved.getTime() - started.getTime(),
+    });
+  });
+
+  it('refuses a write without transitions, or one that changes a step log twice in the same direction', async () => {
+    const sagaId = randomUUID();
+    await orchestrator.start(undefined, v1, sagaId, data());
+    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    const repository = new SagaRepository();
+    const current = (await repository.load(pool, sagaId))!;
+    const log = { step: 'charge', action: 'charge', direction: 'forward' as const, status: 'retrying' as const, attempts: 1, finished: false };
+    const change = { log, at: new Date(), startedAt: new Date(), status: 'RUNNING' as const, timeline: { event: 'retrying' as const } };
+    const write = { id: sagaId, expectedVersion: current.version, state: current, finished: false, now: new Date(), lease: null, writer: 'test' };
+
+    await expect(repository.transition(pool, { ...write, changes: [] })).rejects.toThrow('at least one transition');
+    await expect(repository.transition(pool, { ...write, changes: [change, change] })).rejects.toThrow('twice');
+    expect((await repository.load(pool, sagaId))!.version).toBe(current.version);
   });
 
   it('lets exactly one of two concurrent deliveries of the same reply apply it', async () => {
@@ -740,6 +815,64 @@ describe('compensation that must finish', () => {
 });
 
 describe('one transaction per transition', () => {
+  it('writes a reply and the local step it leads to as one saga update, committed or rolled back with the caller', async () => {
+    const sagaId = randomUUID();
+    const input = data();
+    await orchestrator.start(undefined, v1, sagaId, input);
+    const waiting = await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    const versionBefore = (await new SagaRepository().load(pool, sagaId))!.version;
+
+    const answer = authorized(sagaId, input);
+    const refused = withTransaction(pool, async (tx) => {
+      await orchestrator.handleReply(answer, tx);
+      throw new Error('the caller rolls back');
+    });
+    await expect(refused).rejects.toThrow('the caller rolls back');
+    expect(await effects(sagaId)).toEqual(['reserved']);
+    expect(await orchestrator.get(sagaId)).toMatchObject({ status: 'AWAITING_REPLY', steps: waiting.steps, timeline: waiting.timeline });
+
+    await deliver(answer);
+    const done = await orchestrator.get(sagaId);
+    expect(done).toMatchObject({ status: 'COMPLETED' });
+    expect(await effects(sagaId)).toEqual(['reserved', 'approved']);
+    expect((await new SagaRepository().load(pool, sagaId))!.version).toBe(versionBefore + 1);
+    expect(done!.timeline.slice(-2).map((entry) => [entry.event, entry.step, entry.status])).toEqual([
+      ['succeeded', 'charge', 'RUNNING'],
+      ['succeeded', 'approve', 'COMPLETED'],
+    ]);
+  });
+
+  it("undoes only a chained local step's own writes when it fails after writing, keeping the caller's", async () => {
+    const sagaId = randomUUID();
+    const input = data({ failApproveAfterWrite: true });
+    await orchestrator.start(undefined, v1, sagaId, input);
+    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+
+    const outcome = await withTransaction(pool, async (tx) => {
+      await tx.query(`INSERT INTO effects (saga_id, effect) VALUES ($1, 'caller')`, [sagaId]);
+      return orchestrator.handleReply(authorized(sagaId, input), tx);
+    });
+    // The refund is a command: it is sent in the same transaction, and the saga awaits its reply.
+    expect(outcome).toEqual({ outcome: 'applied', sagaId, status: 'AWAITING_REPLY' });
+    expect(await effects(sagaId)).toEqual(['reserved', 'caller']);
+    const refunding = (await orchestrator.get(sagaId))!;
+    expect(refunding).toMatchObject({ direction: 'compensate', currentStep: 'charge', failure: { code: 'TEST.NOT_APPROVED' } });
+    expect(await outboxRow(commandMessageId(sagaId, 'charge', 'compensate'))).toMatchObject({ type: 'payment.refund' });
+  });
+
+  it('recovers the transaction from a chained local step whose statement failed, and retries the step', async () => {
+    const sagaId = randomUUID();
+    const input = data({ flakyApprove: 1 });
+    await orchestrator.start(undefined, v1, sagaId, input);
+    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+
+    expect(await deliver(authorized(sagaId, input))).toEqual({ outcome: 'applied', sagaId, status: 'RUNNING' });
+    const done = await waitForSaga(sagaId, hasStatus('COMPLETED'), 'COMPLETED');
+    expect(await effects(sagaId)).toEqual(['reserved', 'approved']);
+    expect(done.steps.find((step) => step.step === 'approve')).toMatchObject({ status: 'succeeded', attempts: 2, lastError: 'division by zero' });
+    expect(done.steps.find((step) => step.step === 'charge')).toMatchObject({ status: 'succeeded', attempts: 1 });
+  });
+
   it('rolls a local step back with its transition when a concurrent transition wins, and runs it again', async () => {
     const sagaId = randomUUID();
     await orchestrator.start(undefined, v1, sagaId, data({ raceReserve: true }));

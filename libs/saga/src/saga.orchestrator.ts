@@ -14,6 +14,7 @@ import {
   type RemoteAction,
   type SagaAction,
   type SagaDefinition,
+  type SagaStep,
   type StepContext,
 } from './definition.js';
 import { NonRetryableError, SagaNotFoundError, SagaNotRetryableError, StepTimeoutError } from './errors.js';
@@ -134,6 +135,43 @@ export interface CommitHook {
   afterCommit?: (callback: () => void) => void;
 }
 
+/** A transition made in a unit of work and not yet written. */
+interface Made {
+  next: Transition<unknown>;
+  timeline: TimelineNote;
+  at: Date;
+  startedAt: Date;
+}
+
+/**
+ * A unit of work on one saga: the transitions made in one transaction (a reply or an action's
+ * outcome, then the local steps and commands it led to), written together as one saga write.
+ */
+class Unit {
+  readonly made: Made[] = [];
+  /** The state after the last transition (the saga's own before the first). */
+  state: SagaState<unknown>;
+
+  constructor(
+    readonly definition: AnyDefinition,
+    /** The saga as committed when the unit began (its version is the one the write expects). */
+    readonly saga: SagaRecord,
+  ) {
+    this.state = saga;
+  }
+
+  /** Adds a transition; the unit's state is then the one it leads to. */
+  add(made: Made): void {
+    this.made.push(made);
+    this.state = made.next.state;
+  }
+
+  /** Whether a transition of this unit already changed the step log of `step` in `direction`. */
+  touches(step: string, direction: SagaState<unknown>['direction']): boolean {
+    return this.made.some(({ next }) => next.log.step === step && next.log.direction === direction);
+  }
+}
+
 /** A transition as written: the new state and version, and the record as this instance now knows it. */
 interface Applied {
   state: SagaState<unknown>;
@@ -152,6 +190,12 @@ interface Applied {
  * - one transaction per transition: the state update (guarded by the instance's version), the
  *   step-log row, the timeline entry, a local step's own writes and a command's outbox row commit
  *   together (and, for a reply, the inbox row of the reply);
+ * - transitions chain within a transaction (as Eventuate Tram Sagas does with a reply and the
+ *   local steps after it): while the saga stays due and its next action is a local step or a
+ *   command, that action runs in the same transaction, and the unit is written as one saga update
+ *   with a step-log row and timeline entry per transition. A remote call ends the unit (no
+ *   transaction is held open across one). A local step that fails in a transaction holding other
+ *   writes runs under a savepoint, so that only its own writes are undone;
  * - commands carry a deterministic id (saga, step, direction, operator-retry generation); a reply
  *   is accepted only if its causation id is the awaited command id, so late, duplicated and
  *   reordered replies are ignored (logged, counted and kept in the timeline);
@@ -280,15 +324,26 @@ export class SagaOrchestrator {
           throw new PoisonMessageError(`saga ${saga.id}: ${problem ?? unknownDefinition(saga)}`);
         }
         const { action } = currentAction(definition, saga);
-        const result = (action as CommandAction<unknown>).onReply(reply, this.context(saga, saga.attempt));
+        const result = (action as CommandAction<unknown>).onReply(reply, this.context(saga.id, saga.data, saga.attempt));
         const replied = { replyMessageId: reply.id, replyType: reply.type };
         const event: SagaEvent<unknown> =
           result.status === 'succeeded'
             ? { type: 'succeeded', attempt: saga.attempt, ...(result.data === undefined ? {} : { data: result.data }), ...replied }
             : { type: 'failed', attempt: saga.attempt, code: result.code, reason: result.reason, ...replied };
-        const applied = await this.apply(tx, definition, saga, event, saga.updatedAt);
-        // The reply deadline's timer is moot once this commits (a later wait schedules its own).
-        hook.afterCommit?.(() => this.unschedule(saga.id));
+        const unit = new Unit(definition, saga);
+        this.make(unit, event, saga.updatedAt);
+        // The inbox row is already written in this transaction: each local step runs under a savepoint.
+        await this.runActions(tx, unit, true);
+        const applied = await this.writeUnit(tx, unit);
+        // Once this commits, the reply deadline's timer is moot; the saga's next timer (a retry's
+        // backoff, the deadline of a command sent in this unit) is set instead.
+        const settle = () => {
+          if (hook.afterCommit !== undefined) this.unschedule(saga.id);
+          const { state } = applied;
+          if (!applied.continues && state.wakeAt !== null && !finalStatuses.has(state.status)) this.schedule(saga.id, state.wakeAt.getTime());
+        };
+        if (hook.afterCommit !== undefined) hook.afterCommit(settle);
+        else settle();
         if (applied.continues) this.driveAfter(hook, applied.record);
         return { outcome: 'applied', sagaId: saga.id, status: applied.state.status } as const;
       });
@@ -358,7 +413,9 @@ export class SagaOrchestrator {
         const definition = this.definitions.get(definitionKey(saga.definitionName, saga.definitionVersion));
         if (definition === undefined) throw new SagaNotRetryableError(sagaId, unknownDefinition(saga));
         const now = new Date();
-        return this.write(tx, saga, operatorRetry(definition, saga, now), now, saga.updatedAt, { event: 'retried', detail: 'retried by an operator' });
+        const unit = new Unit(definition, saga);
+        unit.add({ next: operatorRetry(definition, saga, now), timeline: { event: 'retried', detail: 'retried by an operator' }, at: now, startedAt: saga.updatedAt });
+        return this.write(tx, unit);
       });
       this.logger.warn({ status: applied.state.status, step: applied.state.step, generation: applied.state.generation }, 'saga retried by an operator');
       this.kick(sagaId, applied.record);
@@ -482,8 +539,8 @@ export class SagaOrchestrator {
       if (definition === undefined) return;
       let applied: Applied;
       try {
-        if (deadlineExceeded(definition, saga, now)) applied = await this.applyAlone(definition, saga, { type: 'deadline_exceeded' }, saga.updatedAt);
-        else if (saga.status === 'AWAITING_REPLY') applied = await this.applyAlone(definition, saga, { type: 'timed_out' }, saga.updatedAt);
+        if (deadlineExceeded(definition, saga, now)) applied = await this.applyAndRun(definition, saga, { type: 'deadline_exceeded' }, saga.updatedAt);
+        else if (saga.status === 'AWAITING_REPLY') applied = await this.applyAndRun(definition, saga, { type: 'timed_out' }, saga.updatedAt);
         else applied = await this.attempt(definition, saga);
       } catch (error) {
         if (!(error instanceof SagaConcurrencyError)) throw error;
@@ -539,42 +596,121 @@ export class SagaOrchestrator {
     }
   }
 
-  /** Makes one attempt at the current action and records its outcome. */
+  /**
+   * Makes one attempt at the current action and records its outcome. A local step or command runs
+   * in a transaction that goes on with the actions after it ({@link runActions}); a remote call
+   * runs outside any transaction, and its outcome is then recorded ({@link applyAndRun}).
+   */
   private async attempt(definition: AnyDefinition, saga: SagaRecord): Promise<Applied> {
     const { step, action } = currentAction(definition, saga);
-    const attempt = saga.attempt + 1;
     const startedAt = new Date();
-    const context = this.context(saga, attempt);
-    this.logger.debug({ step: step.name, direction: saga.direction, attempt }, 'saga step attempt');
-
     if (action.type === 'remote') {
-      const event = await this.invokeRemote(step.name, action, context);
-      return this.applyAlone(definition, saga, event, startedAt);
+      const attempt = saga.attempt + 1;
+      this.logger.debug({ step: step.name, direction: saga.direction, attempt }, 'saga step attempt');
+      const event = await this.invokeRemote(step.name, action, this.context(saga.id, saga.data, attempt));
+      return this.applyAndRun(definition, saga, event, startedAt);
     }
     try {
       return await withOutboxTransaction(this.pool, async (tx) => {
-        if (action.type === 'local') {
-          const result = await this.invokeLocal(action, { ...context, tx }, tx);
-          // A business failure must leave nothing behind, whatever the action wrote before deciding:
-          // roll the whole transaction back, then record the failure on its own (cheaper than a
-          // savepoint around every local step, as failures are the exception).
-          if (result.status === 'failed') throw new LocalStepFailed(result);
-          return this.apply(tx, definition, saga, resultEvent(result, attempt), startedAt);
-        } else {
-          const messageId = commandMessageId(saga.id, step.name, saga.direction, saga.generation);
-          const command = action.command(context);
-          const message: MessageEnvelope = { ...command.message, id: messageId, correlation_id: saga.id, reply_to: this.replyTopic };
-          await enqueueMessage(tx, message, command.topic);
-          const deadline = action.timeoutMs === undefined ? null : new Date(Date.now() + action.timeoutMs);
-          return this.apply(tx, definition, saga, { type: 'command_sent', attempt, messageId, messageType: message.type, deadline }, startedAt);
-        }
+        const unit = new Unit(definition, saga);
+        await this.runActions(tx, unit, false);
+        return this.writeUnit(tx, unit);
       });
     } catch (error) {
       if (error instanceof SagaConcurrencyError) throw error;
-      if (error instanceof LocalStepFailed) return this.applyAlone(definition, saga, resultEvent(error.result, attempt), startedAt);
-      // The transaction rolled back with whatever the action wrote; record the failed attempt on its own.
-      const event: SagaEvent<unknown> = { type: 'errored', attempt, error: describe(error), retryable: isRetryable(action, error), outcomeUnknown: false };
-      return this.applyAlone(definition, saga, event, startedAt);
+      // The transaction rolled back with whatever it wrote (a command's outbox row could not be
+      // written, say); record the failed attempt on its own.
+      const event: SagaEvent<unknown> = { type: 'errored', attempt: saga.attempt + 1, error: describe(error), retryable: isRetryable(action, error), outcomeUnknown: false };
+      return this.applyAndRun(definition, saga, event, startedAt);
+    }
+  }
+
+  /**
+   * Records `event` (an action's outcome, a timeout, the deadline) and, when the saga then goes on
+   * with a local step or a command, runs those in the same transaction ({@link runActions}).
+   * Otherwise one statement on its own, unless the saga ends compensated and `onCompensated` has
+   * writes to join (then one transaction).
+   */
+  private async applyAndRun(definition: AnyDefinition, saga: SagaRecord, event: SagaEvent<unknown>, startedAt: Date): Promise<Applied> {
+    const unit = new Unit(definition, saga);
+    this.make(unit, event, startedAt);
+    if (this.nextChained(unit, new Date(), false) !== undefined || this.endsCompensatedWithWrites(unit)) {
+      return withOutboxTransaction(this.pool, async (tx) => {
+        await this.runActions(tx, unit, false);
+        return this.writeUnit(tx, unit);
+      });
+    }
+    return this.writeUnit(this.pool, unit);
+  }
+
+  /** Computes one transition of `unit` (in memory; {@link writeUnit} writes it). */
+  private make(unit: Unit, event: SagaEvent<unknown>, startedAt: Date): void {
+    const at = new Date();
+    const next = transition(unit.definition, unit.state, event, { now: at, defaultRetry: this.defaultRetry, random: this.random });
+    unit.add({ next, timeline: timelineNote(next.log, event), at, startedAt });
+  }
+
+  /**
+   * The action the unit goes on with inside its transaction, if any: the saga is due now, not past
+   * its deadline, and its next action is a local step or a command whose step log the unit has
+   * not changed yet in this direction. A local step with its own `timeoutMs` (a `SET LOCAL
+   * statement_timeout` that would bind the rest of the transaction) only runs first in a fresh
+   * transaction.
+   */
+  private nextChained(unit: Unit, now: Date, dirty: boolean): { step: SagaStep<unknown>; action: LocalAction<unknown> | CommandAction<unknown> } | undefined {
+    const { state, definition } = unit;
+    if (this.stopping && unit.made.length > 0) return undefined;
+    if (finalStatuses.has(state.status) || state.status === 'AWAITING_REPLY' || state.wakeAt === null || state.wakeAt.getTime() > now.getTime()) return undefined;
+    if (deadlineExceeded(definition, state, now)) return undefined;
+    const { step, action } = currentAction(definition, state);
+    if (action.type === 'remote' || unit.touches(step.name, state.direction)) return undefined;
+    if (action.type === 'local' && action.timeoutMs !== undefined && dirty) return undefined;
+    return { step, action };
+  }
+
+  /** True when the unit's last transition ended the saga compensated and `onCompensated` writes (which needs a transaction). */
+  private endsCompensatedWithWrites(unit: Unit): boolean {
+    return unit.state.status === 'COMPENSATED' && unit.definition.onCompensated !== undefined && unit.state.failure !== null;
+  }
+
+  /**
+   * Runs the saga's actions in `tx` while {@link nextChained} finds one, making a transition for
+   * each outcome. `dirty`: the transaction already holds writes that must outlive a failing
+   * action (a reply's inbox row, an earlier step's effects), so each local step runs under a
+   * savepoint; in a transaction that has written nothing yet, a failing step's writes are undone
+   * by rolling back and beginning again. A local step's business failure, like its error, leaves
+   * nothing of its own behind. Errors other than an action's are thrown (the unit rolls back).
+   */
+  private async runActions(tx: pg.PoolClient, unit: Unit, dirty: boolean): Promise<void> {
+    for (let chained = this.nextChained(unit, new Date(), dirty); chained !== undefined; chained = this.nextChained(unit, new Date(), dirty)) {
+      const { step, action } = chained;
+      const { state } = unit;
+      const attempt = state.attempt + 1;
+      const startedAt = new Date();
+      const context = this.context(unit.saga.id, state.data, attempt);
+      this.logger.debug({ step: step.name, direction: state.direction, attempt }, 'saga step attempt');
+      if (action.type === 'command') {
+        const messageId = commandMessageId(unit.saga.id, step.name, state.direction, state.generation);
+        const command = action.command(context);
+        const message: MessageEnvelope = { ...command.message, id: messageId, correlation_id: unit.saga.id, reply_to: this.replyTopic };
+        await enqueueMessage(tx, message, command.topic);
+        dirty = true;
+        const deadline = action.timeoutMs === undefined ? null : new Date(Date.now() + action.timeoutMs);
+        this.make(unit, { type: 'command_sent', attempt, messageId, messageType: message.type, deadline }, startedAt);
+        continue;
+      }
+      if (dirty) await tx.query('SAVEPOINT saga_step');
+      let event: SagaEvent<unknown>;
+      try {
+        event = resultEvent(await this.invokeLocal(action, { ...context, tx }, tx), attempt);
+      } catch (error) {
+        event = { type: 'errored', attempt, error: describe(error), retryable: isRetryable(action, error), outcomeUnknown: false };
+      }
+      if (event.type === 'succeeded') dirty = true;
+      else await tx.query(dirty ? 'ROLLBACK TO SAVEPOINT saga_step' : 'ROLLBACK; BEGIN');
+      this.make(unit, event, startedAt);
+      // Its statement timeout binds the rest of the transaction: nothing else runs in it.
+      if (action.timeoutMs !== undefined) return;
     }
   }
 
@@ -609,39 +745,24 @@ export class SagaOrchestrator {
     }
   }
 
-  /** Computes and persists one transition inside `tx`; logs and counts what it means. */
-  private async apply(tx: pg.PoolClient, definition: AnyDefinition, saga: SagaRecord, event: SagaEvent<unknown>, startedAt: Date): Promise<Applied> {
-    const now = new Date();
-    const next = transition(definition, saga, event, { now, defaultRetry: this.defaultRetry, random: this.random });
-    return this.persist(tx, definition, saga, next, now, startedAt, event);
-  }
-
   /**
-   * {@link apply} for a transition that writes nothing else: one statement on its own, unless it
-   * ends the saga compensated and `onCompensated` has writes to join (then one transaction).
+   * Writes the unit's transitions (after `onCompensated` when the saga ended compensated: `db` is
+   * then the unit's transaction), then logs and counts what each meant.
    */
-  private async applyAlone(definition: AnyDefinition, saga: SagaRecord, event: SagaEvent<unknown>, startedAt: Date): Promise<Applied> {
-    const now = new Date();
-    const next = transition(definition, saga, event, { now, defaultRetry: this.defaultRetry, random: this.random });
-    if (next.state.status === 'COMPENSATED' && definition.onCompensated !== undefined) {
-      return withOutboxTransaction(this.pool, (tx) => this.persist(tx, definition, saga, next, now, startedAt, event));
+  private async writeUnit(db: Queryable, unit: Unit): Promise<Applied> {
+    const { definition, saga, state } = unit;
+    if (this.endsCompensatedWithWrites(unit)) {
+      await definition.onCompensated!({ sagaId: saga.id, data: state.data as Readonly<Record<string, unknown>>, failure: state.failure!, tx: db as pg.PoolClient, logger: this.logger });
     }
-    return this.persist(this.pool, definition, saga, next, now, startedAt, event);
-  }
-
-  private async persist(db: Queryable, definition: AnyDefinition, saga: SagaRecord, next: Transition<unknown>, now: Date, startedAt: Date, event: SagaEvent<unknown>): Promise<Applied> {
-    const applied = await this.write(db, saga, next, now, startedAt, timelineNote(next.log, event));
-    const { state, log } = next;
-    if (state.status === 'COMPENSATED' && definition.onCompensated !== undefined && state.failure !== null) {
-      // applyAlone runs this branch inside a transaction: `db` is then a client.
-      await definition.onCompensated({ sagaId: saga.id, data: state.data as Readonly<Record<string, unknown>>, failure: state.failure, tx: db as pg.PoolClient, logger: this.logger });
+    const applied = await this.write(db, unit);
+    for (const { next } of unit.made) {
+      const { log } = next;
+      const fields = { step: log.step, action: log.action, direction: log.direction, outcome: log.status, attempts: log.attempts };
+      if (log.status === 'retrying') this.logger.warn({ ...fields, err: log.error, retry_at: next.state.wakeAt?.toISOString() }, 'saga step failed; will retry');
+      else if (log.status !== 'awaiting_reply') this.logger.info({ ...fields, ...(log.error === undefined ? {} : { reason: log.error }) }, 'saga step finished');
     }
-
-    const fields = { step: log.step, action: log.action, direction: log.direction, outcome: log.status, attempts: log.attempts };
-    if (log.status === 'retrying') this.logger.warn({ ...fields, err: log.error, retry_at: state.wakeAt?.toISOString() }, 'saga step failed; will retry');
-    else if (log.status !== 'awaiting_reply') this.logger.info({ ...fields, ...(log.error === undefined ? {} : { reason: log.error }) }, 'saga step finished');
     if (finalStatuses.has(state.status)) {
-      const durationMs = now.getTime() - saga.createdAt.getTime();
+      const durationMs = applied.record.updatedAt.getTime() - saga.createdAt.getTime();
       this.metrics?.recordFinish(definition.name, state.status, durationMs);
       const summary = { status: state.status, duration_ms: durationMs, failure: state.failure };
       if (state.status === 'COMPENSATION_FAILED' || state.status === 'FAILED') this.logger.error(summary, 'saga parked: needs an operator');
@@ -651,11 +772,12 @@ export class SagaOrchestrator {
   }
 
   /**
-   * Writes a transition: keeps the lease while the saga goes straight on (this driver continues),
-   * releases it when the saga waits for a reply or a timer, or ends.
+   * Writes the unit as one saga update: keeps the lease while the saga goes straight on (this
+   * driver continues), releases it when the saga waits for a reply or a timer, or ends.
    */
-  private async write(db: Queryable, saga: SagaRecord, next: Transition<unknown>, now: Date, startedAt: Date, timeline: TimelineNote): Promise<Applied> {
-    const { state, log } = next;
+  private async write(db: Queryable, unit: Unit): Promise<Applied> {
+    const { saga, state, made } = unit;
+    const now = made.at(-1)!.at;
     const finished = finalStatuses.has(state.status);
     const continues = !finished && state.status !== 'AWAITING_REPLY' && state.wakeAt !== null && state.wakeAt.getTime() <= now.getTime();
     const lease = continues ? { owner: this.instanceId, until: this.leaseEnd(now) } : null;
@@ -666,9 +788,7 @@ export class SagaOrchestrator {
       finished,
       now,
       lease,
-      log,
-      startedAt,
-      timeline,
+      changes: made.map(({ next, timeline, at, startedAt }) => ({ log: next.log, at, startedAt, status: next.state.status, timeline })),
       writer: this.instanceId,
     });
     const record: SagaRecord = {
@@ -713,20 +833,12 @@ export class SagaOrchestrator {
     this.timers.delete(sagaId);
   }
 
-  private context(saga: SagaRecord, attempt: number): StepContext<unknown> {
-    return { sagaId: saga.id, data: saga.data as Readonly<unknown>, attempt, logger: this.logger };
+  private context(sagaId: string, data: unknown, attempt: number): StepContext<unknown> {
+    return { sagaId, data: data as Readonly<unknown>, attempt, logger: this.logger };
   }
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** A local action reported a business failure: thrown to roll its transaction back. */
-class LocalStepFailed extends Error {
-  constructor(readonly result: Extract<ActionResult<unknown>, { status: 'failed' }>) {
-    super(`${result.code}: ${result.reason}`);
-    this.name = 'LocalStepFailed';
-  }
-}
 
 function definitionKey(name: string, version: number): string {
   return `${name}@${version}`;

@@ -72,19 +72,38 @@ export interface TimelineNote {
   detail?: string | null;
 }
 
-/** What one transition writes (see {@link SagaRepository.transition}). */
+/**
+ * One transition within a {@link TransitionWrite}: the step-log change it makes and its timeline
+ * entry (the saga id, owner and status come from the write).
+ */
+export interface TransitionChange {
+  log: StepLogChange;
+  /** When the transition happened. */
+  at: Date;
+  /** When the step's first attempt in this direction started (for the step log's duration). */
+  startedAt: Date;
+  /** The saga's status right after this transition. */
+  status: SagaStatus;
+  timeline: TimelineNote;
+}
+
+/**
+ * What one write of a saga records (see {@link SagaRepository.transition}): the state after one or
+ * more transitions made in the same transaction (a reply and the local steps it led to, say), and
+ * each transition's step-log change and timeline entry, in order.
+ */
 export interface TransitionWrite {
   id: string;
   expectedVersion: number;
+  /** The state after the last change. */
   state: SagaState<unknown>;
   finished: boolean;
+  /** When the last change happened (`updated_at`, and `finished_at` when finished). */
   now: Date;
   /** The lease after the transition: kept (owner and expiry) while the driver goes on, or released (nulls). */
   lease: { owner: string; until: Date } | null;
-  log: StepLogChange;
-  /** When the step's first attempt in this direction started (for the step log's duration). */
-  startedAt: Date;
-  timeline: TimelineNote;
+  /** At least one; no two for the same step and direction (one step-log row each). */
+  changes: readonly TransitionChange[];
   /** The instance writing (recorded in the timeline even when the lease is released). */
   writer: string;
 }
@@ -242,16 +261,22 @@ export class SagaRepository {
   }
 
   /**
-   * Writes one transition in a single statement: the new state if the instance is still at
-   * `expectedVersion` (incrementing the version, setting or releasing the lease), the step-log row
-   * of (saga, step, direction), and a timeline entry. The first step-log write sets `started_at`;
-   * later ones keep it, and a finished step gets `finished_at` and its duration.
+   * Writes transitions in a single statement: the new state if the instance is still at
+   * `expectedVersion` (incrementing the version, setting or releasing the lease), then per change
+   * the step-log row of (saga, step, direction) and a timeline entry, in order. The first
+   * step-log write of a row sets `started_at`; later ones keep it, and a finished step gets
+   * `finished_at` and its duration.
    *
    * @returns the new version.
    * @throws {SagaConcurrencyError} when another transition got there first.
+   * @throws {Error} when `changes` is empty or names a step and direction twice.
    */
   async transition(tx: Queryable, write: TransitionWrite): Promise<number> {
-    const { state, log, timeline } = write;
+    const { state, changes } = write;
+    if (changes.length === 0) throw new Error(`saga ${write.id}: a write needs at least one transition`);
+    if (new Set(changes.map(({ log }) => `${log.step}\u0000${log.direction}`)).size !== changes.length) {
+      throw new Error(`saga ${write.id}: one write cannot change a step's log twice in the same direction`);
+    }
     // Named: prepared once per connection, as this runs for every transition of every saga.
     const { rows } = await tx.query<{ updated: number }>({
       name: 'saga_transition',
@@ -262,13 +287,18 @@ export class SagaRepository {
            finished_at = CASE WHEN $17::boolean THEN $16::timestamptz END, owner = $18, lease_until = $19
          WHERE id = $1 AND version = $2
          RETURNING id),
+       changes AS (
+         SELECT * FROM jsonb_to_recordset($20::jsonb) AS c(n integer, step text, action text, direction text, log_status text,
+           attempts integer, started_at timestamptz, finished_at timestamptz, failure_code text, last_error text,
+           command_message_id uuid, reply_message_id uuid, at timestamptz, event text, status text, message_id uuid,
+           message_type text, detail text)),
        log AS (
          INSERT INTO saga_step_log AS log (saga_id, step, action, direction, status, attempts, started_at, finished_at, duration_ms,
            failure_code, last_error, command_message_id, reply_message_id, updated_at)
-         SELECT id, $20::text, $21::text, $22::text, $23::text, $24::integer, $25::timestamptz, $26::timestamptz,
-           CASE WHEN $26::timestamptz IS NULL THEN NULL ELSE round(extract(epoch FROM $26::timestamptz - $25::timestamptz) * 1000)::integer END,
-           $27::text, $28::text, $29::uuid, $30::uuid, $16::timestamptz
-         FROM updated
+         SELECT u.id, c.step, c.action, c.direction, c.log_status, c.attempts, c.started_at, c.finished_at,
+           CASE WHEN c.finished_at IS NULL THEN NULL ELSE round(extract(epoch FROM c.finished_at - c.started_at) * 1000)::integer END,
+           c.failure_code, c.last_error, c.command_message_id, c.reply_message_id, c.at
+         FROM updated u CROSS JOIN changes c
          ON CONFLICT (saga_id, step, direction) DO UPDATE SET
            status = EXCLUDED.status,
            attempts = EXCLUDED.attempts,
@@ -282,8 +312,8 @@ export class SagaRepository {
            updated_at = EXCLUDED.updated_at),
        timeline AS (
          INSERT INTO saga_timeline (saga_id, at, event, step, action, direction, attempt, status, message_id, message_type, detail, owner)
-         SELECT id, $16::timestamptz, $31::text, $20::text, $21::text, $22::text, $24::integer, $3::text, $32::uuid, $33::text, $34::text, $35::text
-         FROM updated)
+         SELECT u.id, c.at, c.event, c.step, c.action, c.direction, c.attempts, c.status, c.message_id, c.message_type, c.detail, $21::text
+         FROM updated u CROSS JOIN changes c ORDER BY c.n)
        SELECT count(*)::int AS updated FROM updated`,
       values: [
         write.id,
@@ -293,21 +323,7 @@ export class SagaRepository {
         write.finished,
         write.lease?.owner ?? null,
         write.lease?.until ?? null,
-        log.step,
-        log.action,
-        log.direction,
-        log.status,
-        log.attempts,
-        write.startedAt,
-        log.finished ? write.now : null,
-        log.failureCode ?? null,
-        log.error ?? null,
-        log.commandMessageId ?? null,
-        log.replyMessageId ?? null,
-        timeline.event,
-        timeline.messageId ?? null,
-        timeline.messageType ?? null,
-        timeline.detail ?? null,
+        JSON.stringify(changes.map(changeRow)),
         write.writer,
       ],
     });
@@ -397,7 +413,7 @@ export class SagaRepository {
   /** Step logs of these sagas, each in the order its steps started. */
   async stepLogs(db: Queryable, sagaIds: readonly string[]): Promise<Map<string, SagaStepLogEntry[]>> {
     const { rows } = await db.query<StepLogRow>(
-      `SELECT * FROM saga_step_log WHERE saga_id = ANY($1::uuid[]) ORDER BY started_at, direction DESC, step`,
+      `SELECT * FROM saga_step_log WHERE saga_id = ANY($1::uuid[]) ORDER BY seq`,
       [sagaIds],
     );
     const logs = new Map<string, SagaStepLogEntry[]>(sagaIds.map((id) => [id, []]));
@@ -460,6 +476,30 @@ export class SagaRepository {
     );
     return rows;
   }
+}
+
+/** A change as one element of the transition statement's `jsonb` array (timestamps in RFC 3339). */
+function changeRow({ log, at, startedAt, status, timeline }: TransitionChange, n: number) {
+  return {
+    n,
+    step: log.step,
+    action: log.action,
+    direction: log.direction,
+    log_status: log.status,
+    attempts: log.attempts,
+    started_at: startedAt.toISOString(),
+    finished_at: log.finished ? at.toISOString() : null,
+    failure_code: log.failureCode ?? null,
+    last_error: log.error ?? null,
+    command_message_id: log.commandMessageId ?? null,
+    reply_message_id: log.replyMessageId ?? null,
+    at: at.toISOString(),
+    event: timeline.event,
+    status,
+    message_id: timeline.messageId ?? null,
+    message_type: timeline.messageType ?? null,
+    detail: timeline.detail ?? null,
+  };
 }
 
 function stateColumns(state: SagaState<unknown>): unknown[] {
