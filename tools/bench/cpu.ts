@@ -12,8 +12,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** Clock ticks per second of `/proc` times (`getconf CLK_TCK`; 100 on Linux). */
 const ticksPerSecond = 100;
 
-/** The command name and CPU time (user + system, in µs) of process `pid`, from `/proc/<pid>/stat`; undefined when it is gone. */
-function readStat(pid: number | string): { command: string; cpuUs: number } | undefined {
+/**
+ * The command name and CPU time (user + system, in µs) of process `pid`, from `/proc/<pid>/stat`,
+ * and that of its children it has waited for (`cutime` + `cstime`: those that exited); undefined
+ * when it is gone.
+ */
+function readStat(pid: number | string): { command: string; cpuUs: number; exitedChildrenCpuUs: number } | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -25,7 +29,9 @@ function readStat(pid: number | string): { command: string; cpuUs: number } | un
   const fields = stat.slice(close + 2).split(' ');
   // proc(5) fields 14 and 15 (utime, stime), counted from the state (field 3) at index 0.
   const ticks = Number(fields[11]) + Number(fields[12]);
-  return { command: stat.slice(stat.indexOf('(') + 1, close), cpuUs: (ticks * 1_000_000) / ticksPerSecond };
+  // Fields 16 and 17 (cutime, cstime).
+  const childTicks = Number(fields[13]) + Number(fields[14]);
+  return { command: stat.slice(stat.indexOf('(') + 1, close), cpuUs: (ticks * 1_000_000) / ticksPerSecond, exitedChildrenCpuUs: (childTicks * 1_000_000) / ticksPerSecond };
 }
 
 /** CPU time (user + system) process `pid` has used so far, in µs; undefined when it is gone or there is no `/proc`. */
@@ -35,16 +41,17 @@ export function processCpuUs(pid: number | undefined): number | undefined {
 
 /**
  * CPU time (user + system) used so far by every live process whose command name is `command`
- * (e.g. `postgres`: the server and all its backends), in µs. A backend that exits between two
- * readings takes its time with it, and one that starts between them counts in full: fine for
- * connection pools, which keep their connections while busy.
+ * (e.g. `postgres`: the server and all its backends), and by their children that exited, in µs.
+ * A backend that exits between two readings still counts: the server has reaped it, and its
+ * time is in the server's `cutime`/`cstime` (connection pools close idle connections and open new
+ * ones, so backends come and go under load). One that starts between them counts in full.
  */
 export function commandCpuUs(command: string): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = readStat(entry);
-    if (stat?.command === command) total += stat.cpuUs;
+    if (stat?.command === command) total += stat.cpuUs + stat.exitedChildrenCpuUs;
   }
   return total;
 }
