@@ -71,7 +71,8 @@ export interface InboxConsumerOptions {
   /**
    * Deliveries of one message that may end without its transaction committing (the process
    * crashed or lost its group while handling it) before the next delivery dead-letters it
-   * instead of running the handler again; default {@link defaultMaxDeliveries}.
+   * instead of running the handler again; default {@link defaultMaxDeliveries}. Counted from the
+   * first delivery after a partition assignment (see {@link InboxConsumer}).
    */
   maxDeliveries?: number;
   /** Partitions handled at once (each uses a database connection while handling); default {@link defaultPartitions}. */
@@ -99,15 +100,27 @@ export interface ReplayResult {
  * An idempotent Kafka consumer (inbox pattern, SYSTEM.md Messaging). For each record, in order per
  * partition:
  * 1. decode and validate it (an undecodable record is dead-lettered at once);
- * 2. claim it in the inbox, committed on its own (without waiting for the disk: a delivery count
- *    lost in a database crash is harmless): `(message_id, groupId)` as `in_progress`, or one
- *    more delivery of a row still `in_progress`. A message already handled is a duplicate and is
- *    skipped; one delivered more than `maxDeliveries` times without ever committing (it crashed
- *    the process each time) is dead-lettered instead of run again;
- * 3. in one transaction, mark the inbox row `processed` and run the handler; commit;
- * 4. only then does kafkajs commit the Kafka offset (it resolves an offset once the handling
- *    promise resolves, and commits resolved offsets after each batch). A crash before that
- *    redelivers the record, which step 2 recognises.
+ * 2. where a crash may have interrupted an earlier delivery, claim it in the inbox, committed on
+ *    its own (without waiting for the disk: a delivery count lost in a database crash is
+ *    harmless): `(message_id, groupId)` as `in_progress`, or one more delivery of a row still
+ *    `in_progress`. A message already handled is a duplicate and is skipped; one delivered more
+ *    than `maxDeliveries` times without ever committing (it crashed the process each time) is
+ *    dead-lettered instead of run again;
+ * 3. in one transaction, mark the inbox row `processed` (or, without a claim, insert it as
+ *    `processed`) and run the handler; commit;
+ * 4. only then is the Kafka offset committed (batched, see `OffsetCommits`). A crash before that
+ *    redelivers the record, which the inbox recognises.
+ *
+ * Which deliveries are claimed first: only one record per partition is ever in flight, so a
+ * member that died interrupted at most the first record of each of its partitions that the inbox
+ * has not handled, and whoever is assigned the partition next reads that record among the first.
+ * So after every assignment (a group join), records are claimed until one of the partition's
+ * records is handled to the end; from then on, until the next assignment, a record is new to the
+ * group unless the inbox says otherwise, and it is handled at once in one transaction with its
+ * inbox row (a row already there, handled or claimed, sends it back to the claim). That saves a
+ * transaction per message in steady state. What it costs: a message whose first delivery came in
+ * steady state and crashed the process is counted from its next delivery, so it runs at most
+ * `maxDeliveries` + 1 times before it is dead-lettered.
  *
  * A handler that throws is retried with exponential backoff and jitter; after the last attempt
  * (at once for `InvalidMessageError` and {@link PoisonMessageError}) the message is dead-lettered:
@@ -133,6 +146,8 @@ export class InboxConsumer {
   private readonly concurrency: number;
   private readonly handled: Counter<'consumer' | 'type' | 'outcome'>;
   private readonly handlers = new Map<MessageType, InboxHandler<MessageType>>();
+  /** Per partition (`topic`, NUL, `partition`): the assignment in which a record of it was last handled to the end. */
+  private readonly settled = new Map<string, number>();
   private consumer: BusConsumer | undefined;
   private fatal: Error | undefined;
   private background: Promise<void> | undefined;
@@ -318,17 +333,34 @@ export class InboxConsumer {
         (client) =>
           `INSERT INTO inbox (message_id, consumer, type, outcome) VALUES (${inboxValues(client, message, this.groupId)}, 'skipped') ON CONFLICT (message_id, consumer) DO NOTHING`,
       );
-      return rowCount === 1 ? 'skipped' : 'duplicate';
+      return this.settle(record, rowCount === 1 ? 'skipped' : 'duplicate');
     }
 
+    // In steady state the record is handled in one transaction that also writes its inbox row.
+    // Only where a crash may have interrupted it (the first records of a partition after an
+    // assignment), or where the inbox already knows it, is the delivery claimed first.
+    if (this.settled.get(partitionKey(record)) === record.assignment) {
+      const outcome = await this.runHandler(record, message, handler, log, 'first');
+      if (outcome !== undefined) return this.settle(record, outcome);
+    }
     const deliveries = await this.claim(message);
     if (deliveries === undefined) return 'duplicate';
     if (deliveries > this.maxDeliveries) {
       const error = new PoisonMessageError(`delivered ${deliveries} times without its handling ever committing: it crashed or stalled its consumer each time`);
       log.error({ err: error, deliveries, topic: record.topic, partition: record.partition, offset: record.offset }, 'message dead-lettered after repeated deliveries');
-      return this.deadLetter(record, message, error, deliveries - 1);
+      return this.settle(record, await this.deadLetter(record, message, error, deliveries - 1));
     }
+    return this.settle(record, (await this.runHandler(record, message, handler, log, 'claimed')) ?? 'duplicate');
+  }
 
+  /**
+   * Runs the handler in the transaction that marks the message processed in the inbox, retrying
+   * with backoff, then dead-letters it. `first`: the inbox has no row for it yet (the row is
+   * inserted); `claimed`: its claimed row is marked. Returns undefined when the inbox already had
+   * the message (`first`: handled, dead-lettered or claimed by an earlier delivery; `claimed`:
+   * handled meanwhile by a concurrent delivery).
+   */
+  private async runHandler(record: IncomingRecord, message: MessageEnvelope, handler: InboxHandler<MessageType>, log: Logger, inbox: 'first' | 'claimed'): Promise<InboxOutcome | undefined> {
     for (let attempt = 1; ; attempt += 1) {
       const callbacks: Array<() => void> = [];
       try {
@@ -344,11 +376,14 @@ export class InboxConsumer {
             // With BEGIN, in one round trip. It locks the inbox row: a concurrent delivery of the
             // same message (a rebalance) waits here, then finds it handled.
             firstStatement: (client) =>
-              `UPDATE inbox SET outcome = 'processed', processed_at = now()
-                WHERE message_id = ${client.escapeLiteral(message.id)}::uuid AND consumer = ${client.escapeLiteral(this.groupId)} AND outcome = 'in_progress'`,
+              inbox === 'first'
+                ? `INSERT INTO inbox (message_id, consumer, type, outcome, deliveries) VALUES (${inboxValues(client, message, this.groupId)}, 'processed', 1)
+                   ON CONFLICT (message_id, consumer) DO NOTHING`
+                : `UPDATE inbox SET outcome = 'processed', processed_at = now()
+                    WHERE message_id = ${client.escapeLiteral(message.id)}::uuid AND consumer = ${client.escapeLiteral(this.groupId)} AND outcome = 'in_progress'`,
           },
         );
-        if (!ran) return 'duplicate';
+        if (!ran) return undefined;
         this.runCallbacks(callbacks);
         return 'processed';
       } catch (error) {
@@ -363,6 +398,16 @@ export class InboxConsumer {
         return this.deadLetter(record, message, error, attempt);
       }
     }
+  }
+
+  /**
+   * Notes that `record`'s partition is settled in this assignment once a record of it ended with
+   * its handling committed (not a duplicate, which may precede the record a crash interrupted):
+   * the partition's later records are new to this member. Returns `outcome`.
+   */
+  private settle(record: IncomingRecord, outcome: InboxOutcome): InboxOutcome {
+    if (outcome !== 'duplicate') this.settled.set(partitionKey(record), record.assignment);
+    return outcome;
   }
 
   /**
@@ -422,6 +467,10 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 
 function validUuid(value: string | undefined): string | null {
   return value !== undefined && uuidPattern.test(value) ? value : null;
+}
+
+function partitionKey(record: Pick<IncomingRecord, 'topic' | 'partition'>): string {
+  return `${record.topic}\u0000${record.partition}`;
 }
 
 /** `message_id, consumer, type` of an inbox row as quoted SQL literals (for a one-round-trip statement). */

@@ -45,6 +45,8 @@ let gate: Promise<void> = Promise.resolve();
 const broken = new Set<string>(['poison', 'fixable']);
 /** Messages whose after-commit callback ran. */
 const committed = new Set<string>();
+/** For messages named `probe …`: their inbox row as another connection saw it while the handler ran. */
+const inboxDuringHandling = new Map<string, { outcome: string; deliveries: number } | null>();
 
 /** A `user.created` message; the test handler always fails for the name `poison`. */
 function userCreated(name: string, key: string = randomUUID()): MessageEnvelope<'user.created'> {
@@ -82,6 +84,10 @@ beforeAll(async () => {
       received.set(message.id, message);
       receivedFrom.set(message.id, context.record);
       if (message.payload.name === 'gated') await gate;
+      if (message.payload.name.startsWith('probe')) {
+        const { rows } = await pool.query<{ outcome: string; deliveries: number }>('SELECT outcome, deliveries FROM inbox WHERE message_id = $1 AND consumer = $2', [message.id, groupId]);
+        inboxDuringHandling.set(message.id, rows[0] ?? null);
+      }
       if (broken.has(message.payload.name)) throw new Error('poison pill');
       await tx.query('INSERT INTO effects (message_id, name) VALUES ($1, $2)', [message.id, message.payload.name]);
       context.afterCommit(() => committed.add(message.id));
@@ -284,6 +290,28 @@ describe('outbox relay and inbox consumer', () => {
     expect(await inboxOutcome(crasher.id)).toBe('dead_lettered');
     const { rows } = await pool.query('SELECT error, attempts FROM dead_letters WHERE message_id = $1', [crasher.id]);
     expect(rows).toEqual([{ error: expect.stringMatching(/^PoisonMessageError: delivered 4 times/), attempts: 3 }]);
+  });
+
+  it('claim a delivery first only where a crash may have interrupted one: after an assignment, until a record of the partition is handled', async () => {
+    // A new assignment: stopping and starting the member rejoins the group.
+    await consumer.stop();
+    await consumer.start();
+    const key = randomUUID();
+    const afterAssignment = userCreated('probe after the assignment', key);
+    const steady = userCreated('probe in steady state', key);
+    await withTransaction(pool, async (tx) => {
+      await enqueueMessage(tx, afterAssignment, topic);
+      await enqueueMessage(tx, steady, topic);
+    });
+
+    await waitFor('both probes', async () => (await effectsOf(steady.id)) === 1);
+    // The first record of the partition was claimed (committed on its own) before its handler ran.
+    expect(inboxDuringHandling.get(afterAssignment.id)).toEqual({ outcome: 'in_progress', deliveries: 1 });
+    // The next one was new to the group: its inbox row commits with its handling only.
+    expect(inboxDuringHandling.get(steady.id)).toBeNull();
+    expect(await effectsOf(afterAssignment.id)).toBe(1);
+    expect(await inboxOutcome(afterAssignment.id)).toBe('processed');
+    expect(await inboxOutcome(steady.id)).toBe('processed');
   });
 
   it('run after-commit callbacks only for committed handling', async () => {

@@ -112,6 +112,9 @@ function lazyConnection(connect: () => Promise<void>) {
   };
 }
 
+/** Group joins of every consumer in this process: each numbers an assignment (`IncomingRecord.assignment`) uniquely. */
+let joins = 0;
+
 /**
  * Creates the Kafka connection of one process (kafkajs 2). The producer is idempotent with one
  * request in flight, so broker retries neither duplicate nor reorder records, and is replaced by a
@@ -213,7 +216,12 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
         commit: (positions) => consumer.commitOffsets(positions),
         onError: (error, positions) => options.logger.warn({ err: error, group_id: groupId, partitions: positions.length }, 'kafka offset commit failed; retrying'),
       });
-      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => commits.assigned(payload.memberAssignment));
+      let assignment = 0;
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        joins += 1;
+        assignment = joins;
+        commits.assigned(payload.memberAssignment);
+      });
       const handling = new Set<Promise<void>>();
       let topics: readonly string[] = [];
       const member: BusConsumer = {
@@ -257,6 +265,7 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
                   key: message.key?.toString() ?? null,
                   value: message.value?.toString() ?? null,
                   headers: headersToStrings(message.headers),
+                  assignment,
                 });
                 handling.add(handled);
                 try {

@@ -22,6 +22,13 @@ export interface IncomingRecord {
   key: string | null;
   value: string | null;
   headers: Record<string, string>;
+  /**
+   * Which assignment of its partition delivered it: a number unique in the process, new with
+   * every group join of any of its consumers (a kafkajs restart included). The first records of a partition after a new
+   * assignment may have been in flight in a member that died; later ones were never delivered
+   * before within this assignment.
+   */
+  assignment: number;
 }
 
 /**
