@@ -24,7 +24,11 @@
  * the apps log at `warn` so that neither is what is measured.
  *
  * Where the cycles go: after each rate it prints the CPU time per decided order of each app, the
- * broker, PostgreSQL (all backends) and the bench itself, and of the whole machine (`cpu.ts`).
+ * broker, PostgreSQL (all backends) and the bench itself, and of the whole machine (`cpu.ts`), and
+ * the database transactions per decided order of each service's database (`pg_stat_database`),
+ * a figure the host's noise does not move. PostgreSQL publishes a backend's counts at most once a
+ * second while it is busy and up to 10 s after it goes idle, so that reading waits 11 s after
+ * each rate.
  *
  * Options: `--rates=50,200` orders per second, `--duration=20` seconds per rate, `--users=20`,
  * `--warmup=60` seconds at 40/s first (the bench's broker is a fresh JVM: until its JIT has
@@ -179,10 +183,41 @@ interface PhaseResult {
   cpuMsPerOrder: Record<string, number>;
   /** The share of the machine's cores busy during the phase, 0 to 1. */
   machineBusy: number;
+  /** Transactions (committed or rolled back) per decided order, by service database; empty when nothing was decided. */
+  transactionsPerOrder: Record<string, number>;
+}
+
+/** PostgreSQL's count of each service database's transactions so far (`pg_stat_database`). */
+type TransactionReading = () => Promise<Record<string, number>>;
+
+/** How long PostgreSQL may hold an idle backend's counts before publishing them, in ms (`PGSTAT_IDLE_INTERVAL`), and a margin. */
+const statsPublishedWithinMs = 11_000;
+
+function transactionReading(adminUrl: string, databaseUrls: Readonly<Record<string, string>>): { read: TransactionReading; close: () => Promise<void> } {
+  const admin = new pg.Pool({ connectionString: adminUrl, max: 1 });
+  const names = Object.fromEntries(Object.entries(databaseUrls).map(([service, url]) => [decodeURIComponent(new URL(url).pathname.slice(1)), service]));
+  return {
+    async read() {
+      const { rows } = await admin.query<{ datname: string; transactions: string }>(
+        'SELECT datname, xact_commit + xact_rollback AS transactions FROM pg_stat_database WHERE datname = ANY($1::text[])',
+        [Object.keys(names)],
+      );
+      return Object.fromEntries(rows.map((row) => [names[row.datname]!, Number(row.transactions)]));
+    },
+    close: () => admin.end(),
+  };
 }
 
 /** Places `rate` orders per second for `seconds`, each at its scheduled time, and waits for every decision. */
-async function phase(placer: OrderPlacer, userIds: readonly string[], decisions: Map<string, Decision>, rate: number, seconds: number, meter: CpuMeter): Promise<PhaseResult> {
+async function phase(
+  placer: OrderPlacer,
+  userIds: readonly string[],
+  decisions: Map<string, Decision>,
+  rate: number,
+  seconds: number,
+  meter: CpuMeter,
+  transactions: TransactionReading,
+): Promise<PhaseResult> {
   const offered = Math.round(rate * seconds);
   const placed: Placed[] = [];
   let refused = 0;
@@ -191,6 +226,7 @@ async function phase(placer: OrderPlacer, userIds: readonly string[], decisions:
     refused += 1;
     refusals.set(why, (refusals.get(why) ?? 0) + 1);
   };
+  const transactionsBefore = await transactions();
   const startedAt = Date.now();
   const cpuDone = meter.start();
   await Promise.all(
@@ -212,6 +248,8 @@ async function phase(placer: OrderPlacer, userIds: readonly string[], decisions:
   while (placed.some((order) => !decisions.has(order.orderId)) && Date.now() < deadline) await sleep(50);
   const cpuUs = cpuDone();
   const elapsedMs = Date.now() - startedAt;
+  await sleep(statsPublishedWithinMs);
+  const transactionsAfter = await transactions();
 
   const decided = placed.map((order) => ({ order, decision: decisions.get(order.orderId) })).filter((entry) => entry.decision !== undefined);
   const latencies = decided.map(({ order, decision }) => decision!.decidedAt - order.sentAt).sort((a, b) => a - b);
@@ -236,6 +274,8 @@ async function phase(placer: OrderPlacer, userIds: readonly string[], decisions:
     lagP50: percentile(lags, 50),
     cpuMsPerOrder: decided.length === 0 ? {} : Object.fromEntries(Object.entries(cpuUs).map(([name, us]) => [name, us / 1000 / decided.length])),
     machineBusy: (cpuUs['machine'] ?? 0) / 1000 / (elapsedMs * availableParallelism()),
+    transactionsPerOrder:
+      decided.length === 0 ? {} : Object.fromEntries(Object.entries(transactionsAfter).map(([service, count]) => [service, (count - (transactionsBefore[service] ?? 0)) / decided.length])),
   };
 }
 
@@ -258,12 +298,16 @@ function describeCpu(result: PhaseResult): string {
   const parts = Object.entries(processes)
     .sort(([, a], [, b]) => b - a)
     .map(([name, ms]) => `${name} ${ms.toFixed(2)}`);
-  return `CPU ms per decided order: ${parts.join(', ')}; machine ${machine?.toFixed(2) ?? '?'} (cores ${Math.round(result.machineBusy * 100)}% busy)`;
+  const transactions = Object.entries(result.transactionsPerOrder).map(([service, count]) => `${service} ${count.toFixed(2)}`);
+  return (
+    `CPU ms per decided order: ${parts.join(', ')}; machine ${machine?.toFixed(2) ?? '?'} (cores ${Math.round(result.machineBusy * 100)}% busy)\n` +
+    `database transactions per decided order: ${transactions.join(', ')}`
+  );
 }
 
-async function bench(system: RunningSystem, brokers: string[], ordersDb: string, kafkaPid: number | undefined): Promise<boolean> {
+async function bench(system: RunningSystem, brokers: string[], adminUrl: string, databaseUrls: Readonly<Record<string, string>>, kafkaPid: number | undefined): Promise<boolean> {
   const api = new PublicApi(system.gatewayUrl);
-  const orders = new pg.Pool({ connectionString: ordersDb, max: 1 });
+  const orders = new pg.Pool({ connectionString: databaseUrls['orders'], max: 1 });
   for (const product of benchSkus) {
     await orders.query('INSERT INTO products (sku, name, price_cents, stock) VALUES ($1, $2, $3, $4)', [product.sku, product.name, product.price_cents, product.stock]);
   }
@@ -283,15 +327,16 @@ async function bench(system: RunningSystem, brokers: string[], ordersDb: string,
   const consumer = await watchDecisions(brokers, decisions);
   const placer = new OrderPlacer(system.gatewayUrl, await mintDevToken());
   const meter = cpuMeter(system, kafkaPid);
+  const transactions = transactionReading(adminUrl, databaseUrls);
   try {
     if (warmupSeconds > 0) {
       console.log(`\n== Warming up: ${warmupRate} orders/s for ${warmupSeconds} s (the fresh JVM's and Node's JIT, the services' connections and caches)`);
-      await phase(placer, userIds, decisions, warmupRate, warmupSeconds, meter);
+      await phase(placer, userIds, decisions, warmupRate, warmupSeconds, meter, transactions.read);
     }
     const results: PhaseResult[] = [];
     for (const rate of rates) {
       console.log(`\n== ${rate} orders/s for ${durationSeconds} s`);
-      const result = await phase(placer, userIds, decisions, rate, durationSeconds, meter);
+      const result = await phase(placer, userIds, decisions, rate, durationSeconds, meter, transactions.read);
       results.push(result);
       console.log(
         `${result.accepted}/${result.offered} accepted, ${result.approved} approved, ${result.rejected} rejected, ${result.lost} lost; ` +
@@ -341,6 +386,7 @@ async function bench(system: RunningSystem, brokers: string[], ordersDb: string,
   } finally {
     await placer.close();
     await consumer.disconnect();
+    await transactions.close();
   }
 }
 
@@ -371,7 +417,7 @@ async function main(): Promise<number> {
       },
     });
     const { system } = running;
-    const met = await bench(system, brokers, running.databases.urls.orders, kafkaPid);
+    const met = await bench(system, brokers, infra.pgAdminUrl, running.databases.urls, kafkaPid);
     return met || !values.strict ? 0 : 1;
   } finally {
     await running?.dispose();
