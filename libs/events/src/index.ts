@@ -12,7 +12,7 @@ export {
 export { asyncCommitStatement, withAsyncCommit } from './async-commit.js';
 export { eventsMigrations } from './migrations.js';
 export { enqueueMessage, wakeOutboxRelays, withOutboxTransaction } from './outbox.js';
-export { defaultOutboxRetentionMs, OutboxRelay, type OutboxRelayOptions } from './outbox-relay.js';
+export { defaultOutboxLingerMs, defaultOutboxRetentionMs, OutboxRelay, type OutboxRelayOptions } from './outbox-relay.js';
 export {
   defaultHandlerRetry,
   defaultMaxDeliveries,

@@ -48,6 +48,21 @@ async function listeningConnections(): Promise<number> {
   return rows[0]?.count ?? 0;
 }
 
+/** The test bus, recording the message ids of each producer send (one batch each). */
+function recordingSends(): { sends: string[][]; spied: KafkaBus } {
+  const sends: string[][] = [];
+  const spied: KafkaBus = {
+    ...bus,
+    producer: () => ({
+      send: async (records) => {
+        sends.push(records.map((record) => record.headers['message_id']!));
+        await bus.producer().send(records);
+      },
+    }),
+  };
+  return { sends, spied };
+}
+
 beforeAll(async () => {
   db = await createTestDatabase('events_relay');
   pool = createPool(db.url, logger);
@@ -65,16 +80,7 @@ afterAll(async () => {
 
 describe('OutboxRelay', () => {
   it('publishes what one transaction enqueued as one batch of the idempotent producer, in order', async () => {
-    const sends: string[][] = [];
-    const spied: KafkaBus = {
-      ...bus,
-      producer: () => ({
-        send: async (records) => {
-          sends.push(records.map((record) => record.headers['message_id']!));
-          await bus.producer().send(records);
-        },
-      }),
-    };
+    const { sends, spied } = recordingSends();
     const relay = new OutboxRelay({ pool, bus: spied, logger, pollIntervalMs: 60_000, batchSize: 100 });
     const messages = Array.from({ length: 40 }, () => userDeleted());
     await withTransaction(pool, async (tx) => {
@@ -121,6 +127,25 @@ describe('OutboxRelay', () => {
     } finally {
       await relay.stop();
     }
+  });
+
+  it('lingers after a wake-up, so that messages committed in separate transactions at about the same time go out in one batch', async () => {
+    const { sends, spied } = recordingSends();
+    // A linger far longer than two commits take, so that the second one surely lands in it.
+    const relay = new OutboxRelay({ pool, bus: spied, logger, pollIntervalMs: 60_000, lingerMs: 1_000 });
+    relay.start();
+    try {
+      await waitFor('the LISTEN connection', async () => (await listeningConnections()) === 1);
+      const [first, second] = [userDeleted(), userDeleted()];
+
+      await withTransaction(pool, (tx) => enqueueMessage(tx, first, topic));
+      await withTransaction(pool, (tx) => enqueueMessage(tx, second, topic));
+
+      await waitFor('both messages to be published', async () => (await outboxRow(second.id))?.published_at, 5_000);
+    } finally {
+      await relay.stop();
+    }
+    expect(sends).toEqual([[expect.any(String), expect.any(String)]]);
   });
 
   it('writes nothing for a rolled-back outbox transaction', async () => {
