@@ -413,7 +413,7 @@ export class SagaRepository {
   /** Step logs of these sagas, each in the order its steps started. */
   async stepLogs(db: Queryable, sagaIds: readonly string[]): Promise<Map<string, SagaStepLogEntry[]>> {
     const { rows } = await db.query<StepLogRow>(
-      `SELECT * FROM saga_step_log WHERE saga_id = ANY($1::uuid[]) ORDER BY seq`,
+      `SELECT * FROM saga_step_log WHERE saga_id = ANY($1::uuid[]) ORDER BY started_at, seq`,
       [sagaIds],
     );
     const logs = new Map<string, SagaStepLogEntry[]>(sagaIds.map((id) => [id, []]));
