@@ -135,8 +135,8 @@ export interface CommitHook {
   afterCommit?: (callback: () => void) => void;
 }
 
-/** A transition made in a unit of work and not yet written. */
-interface Made {
+/** A transition of a unit of work, made in memory and not yet written. */
+interface PendingTransition {
   next: Transition<unknown>;
   timeline: TimelineNote;
   at: Date;
@@ -148,7 +148,7 @@ interface Made {
  * outcome, then the local steps and commands it led to), written together as one saga write.
  */
 class Unit {
-  readonly made: Made[] = [];
+  readonly transitions: PendingTransition[] = [];
   /** The state after the last transition (the saga's own before the first). */
   state: SagaState<unknown>;
 
@@ -161,14 +161,14 @@ class Unit {
   }
 
   /** Adds a transition; the unit's state is then the one it leads to. */
-  add(made: Made): void {
-    this.made.push(made);
-    this.state = made.next.state;
+  add(pending: PendingTransition): void {
+    this.transitions.push(pending);
+    this.state = pending.next.state;
   }
 
   /** Whether a transition of this unit already changed the step log of `step` in `direction`. */
   touches(step: string, direction: SagaState<unknown>['direction']): boolean {
-    return this.made.some(({ next }) => next.log.step === step && next.log.direction === direction);
+    return this.transitions.some(({ next }) => next.log.step === step && next.log.direction === direction);
   }
 }
 
@@ -659,7 +659,7 @@ export class SagaOrchestrator {
    */
   private nextChained(unit: Unit, now: Date, dirty: boolean): { step: SagaStep<unknown>; action: LocalAction<unknown> | CommandAction<unknown> } | undefined {
     const { state, definition } = unit;
-    if (this.stopping && unit.made.length > 0) return undefined;
+    if (this.stopping && unit.transitions.length > 0) return undefined;
     if (finalStatuses.has(state.status) || state.status === 'AWAITING_REPLY' || state.wakeAt === null || state.wakeAt.getTime() > now.getTime()) return undefined;
     if (deadlineExceeded(definition, state, now)) return undefined;
     const { step, action } = currentAction(definition, state);
@@ -755,7 +755,7 @@ export class SagaOrchestrator {
       await definition.onCompensated!({ sagaId: saga.id, data: state.data as Readonly<Record<string, unknown>>, failure: state.failure!, tx: db as pg.PoolClient, logger: this.logger });
     }
     const applied = await this.write(db, unit);
-    for (const { next } of unit.made) {
+    for (const { next } of unit.transitions) {
       const { log } = next;
       const fields = { step: log.step, action: log.action, direction: log.direction, outcome: log.status, attempts: log.attempts };
       if (log.status === 'retrying') this.logger.warn({ ...fields, err: log.error, retry_at: next.state.wakeAt?.toISOString() }, 'saga step failed; will retry');
@@ -776,8 +776,8 @@ export class SagaOrchestrator {
    * driver continues), releases it when the saga waits for a reply or a timer, or ends.
    */
   private async write(db: Queryable, unit: Unit): Promise<Applied> {
-    const { saga, state, made } = unit;
-    const now = made.at(-1)!.at;
+    const { saga, state, transitions } = unit;
+    const now = transitions.at(-1)!.at;
     const finished = finalStatuses.has(state.status);
     const continues = !finished && state.status !== 'AWAITING_REPLY' && state.wakeAt !== null && state.wakeAt.getTime() <= now.getTime();
     const lease = continues ? { owner: this.instanceId, until: this.leaseEnd(now) } : null;
@@ -788,7 +788,7 @@ export class SagaOrchestrator {
       finished,
       now,
       lease,
-      changes: made.map(({ next, timeline, at, startedAt }) => ({ log: next.log, at, startedAt, status: next.state.status, timeline })),
+      changes: transitions.map(({ next, timeline, at, startedAt }) => ({ log: next.log, at, startedAt, status: next.state.status, timeline })),
       writer: this.instanceId,
     });
     const record: SagaRecord = {
