@@ -18,7 +18,7 @@ import {
 import { decodeMessage, InvalidMessageError, type MessageEnvelope } from './envelope.js';
 import { withOutboxTransaction } from './outbox.js';
 import type { BusConsumer, KafkaBus } from './kafka/kafka-bus.js';
-import type { IncomingRecord } from './kafka/records.js';
+import { partitionKey, type IncomingRecord } from './kafka/records.js';
 import { defaultPartitions } from './topics.js';
 
 /** What a handler may do besides its work on `tx`. */
@@ -339,7 +339,7 @@ export class InboxConsumer {
     // In steady state the record is handled in one transaction that also writes its inbox row.
     // Only where a crash may have interrupted it (the first records of a partition after an
     // assignment), or where the inbox already knows it, is the delivery claimed first.
-    if (this.settled.get(partitionKey(record)) === record.assignment) {
+    if (this.settled.get(partitionKey(record.topic, record.partition)) === record.assignment) {
       const outcome = await this.runHandler(record, message, handler, log, 'first');
       if (outcome !== undefined) return this.settle(record, outcome);
     }
@@ -406,7 +406,7 @@ export class InboxConsumer {
    * the partition's later records are new to this member. Returns `outcome`.
    */
   private settle(record: IncomingRecord, outcome: InboxOutcome): InboxOutcome {
-    if (outcome !== 'duplicate') this.settled.set(partitionKey(record), record.assignment);
+    if (outcome !== 'duplicate') this.settled.set(partitionKey(record.topic, record.partition), record.assignment);
     return outcome;
   }
 
@@ -467,10 +467,6 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 
 function validUuid(value: string | undefined): string | null {
   return value !== undefined && uuidPattern.test(value) ? value : null;
-}
-
-function partitionKey(record: Pick<IncomingRecord, 'topic' | 'partition'>): string {
-  return `${record.topic}\u0000${record.partition}`;
 }
 
 /** `message_id, consumer, type` of an inbox row as quoted SQL literals (for a one-round-trip statement). */

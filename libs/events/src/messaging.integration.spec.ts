@@ -57,6 +57,13 @@ function userCreated(name: string, key: string = randomUUID()): MessageEnvelope<
   );
 }
 
+/** Writes `messages` to the outbox in one transaction, in order, for the relay to publish to the test topic. */
+async function enqueue(...messages: MessageEnvelope[]): Promise<void> {
+  await withTransaction(pool, async (tx) => {
+    for (const message of messages) await enqueueMessage(tx, message, topic);
+  });
+}
+
 async function effectsOf(messageId: string): Promise<number> {
   const { rows } = await pool.query<{ count: number }>('SELECT count(*)::int AS count FROM effects WHERE message_id = $1', [messageId]);
   return rows[0]?.count ?? 0;
@@ -128,9 +135,7 @@ describe('outbox relay and inbox consumer', () => {
   it('publish messages enqueued in a committed transaction, in order, and handle each once', async () => {
     const key = randomUUID();
     const messages = ['first', 'second', 'third'].map((name) => userCreated(name, key));
-    await withTransaction(pool, async (tx) => {
-      for (const message of messages) await enqueueMessage(tx, message, topic);
-    });
+    await enqueue(...messages);
 
     await waitFor('three effects', async () => (await effectsOf(messages[2]!.id)) === 1);
     const { rows: effects } = await pool.query<{ message_id: string }>('SELECT message_id FROM effects WHERE message_id = ANY($1) ORDER BY seq', [messages.map((m) => m.id)]);
@@ -153,7 +158,7 @@ describe('outbox relay and inbox consumer', () => {
         throw new Error('business rule failed');
       }),
     ).rejects.toThrow('business rule failed');
-    await withTransaction(pool, (tx) => enqueueMessage(tx, committed, topic));
+    await enqueue(committed);
 
     // The committed message comes after the rolled-back one on the same partition.
     await waitFor('the committed message', async () => (await effectsOf(committed.id)) === 1);
@@ -165,8 +170,8 @@ describe('outbox relay and inbox consumer', () => {
   it('treat enqueueing the same message id again as a no-op', async () => {
     const message = userCreated('enqueued twice');
 
-    await withTransaction(pool, (tx) => enqueueMessage(tx, message, topic));
-    await withTransaction(pool, (tx) => enqueueMessage(tx, message, topic));
+    await enqueue(message);
+    await enqueue(message);
 
     await waitFor('the message', async () => (await effectsOf(message.id)) === 1);
     const { rowCount } = await pool.query('SELECT 1 FROM outbox WHERE id = $1', [message.id]);
@@ -189,10 +194,7 @@ describe('outbox relay and inbox consumer', () => {
     const key = randomUUID();
     const poison = userCreated('poison', key);
     const next = userCreated('next', key);
-    await withTransaction(pool, async (tx) => {
-      await enqueueMessage(tx, poison, topic);
-      await enqueueMessage(tx, next, topic);
-    });
+    await enqueue(poison, next);
 
     await waitFor('the next message', async () => (await effectsOf(next.id)) === 1);
     expect(calls.get(poison.id)).toBe(maxAttempts);
@@ -222,7 +224,7 @@ describe('outbox relay and inbox consumer', () => {
 
   it('replay a dead letter once its cause is fixed: one effect, recorded as replayed, refused a second time', async () => {
     const fixable = userCreated('fixable');
-    await withTransaction(pool, (tx) => enqueueMessage(tx, fixable, topic));
+    await enqueue(fixable);
     const { id } = await waitFor('the dead letter', async () => (await pool.query<{ id: string }>('SELECT id FROM dead_letters WHERE message_id = $1', [fixable.id])).rows[0]);
 
     await expect(consumer.replay(id)).rejects.toBeInstanceOf(DeadLetterReplayError);
@@ -244,7 +246,7 @@ describe('outbox relay and inbox consumer', () => {
   it('serve the dead letters to operators: list them, replay one over HTTP', async () => {
     const message = userCreated('fixable over http');
     broken.add('fixable over http');
-    await withTransaction(pool, (tx) => enqueueMessage(tx, message, topic));
+    await enqueue(message);
     const { id } = await waitFor('the dead letter', async () => (await pool.query<{ id: string }>('SELECT id FROM dead_letters WHERE message_id = $1', [message.id])).rows[0]);
     const app = createHttpApp({ logger, health: new Health(), metrics: new Metrics('events-it'), routes: (routes) => routes.use(deadLettersRouter({ pool, consumers: [consumer] })) });
     const { server, port } = await listen(app, 0, '127.0.0.1');
@@ -280,10 +282,7 @@ describe('outbox relay and inbox consumer', () => {
       groupId,
     ]);
 
-    await withTransaction(pool, async (tx) => {
-      await enqueueMessage(tx, crasher, topic);
-      await enqueueMessage(tx, survivor, topic);
-    });
+    await enqueue(crasher, survivor);
 
     await waitFor('the message after the crasher', async () => (await effectsOf(survivor.id)) === 1);
     expect(calls.has(crasher.id)).toBe(false);
@@ -299,10 +298,7 @@ describe('outbox relay and inbox consumer', () => {
     const key = randomUUID();
     const afterAssignment = userCreated('probe after the assignment', key);
     const steady = userCreated('probe in steady state', key);
-    await withTransaction(pool, async (tx) => {
-      await enqueueMessage(tx, afterAssignment, topic);
-      await enqueueMessage(tx, steady, topic);
-    });
+    await enqueue(afterAssignment, steady);
 
     await waitFor('both probes', async () => (await effectsOf(steady.id)) === 1);
     // The first record of the partition was claimed (committed on its own) before its handler ran.
@@ -317,10 +313,7 @@ describe('outbox relay and inbox consumer', () => {
   it('run after-commit callbacks only for committed handling', async () => {
     const refused = userCreated('rolled back after effect');
     const accepted = userCreated('accepted', refused.key);
-    await withTransaction(pool, async (tx) => {
-      await enqueueMessage(tx, refused, topic);
-      await enqueueMessage(tx, accepted, topic);
-    });
+    await enqueue(refused, accepted);
 
     await waitFor('the accepted message', async () => (await effectsOf(accepted.id)) === 1);
     expect(committed.has(accepted.id)).toBe(true);
@@ -334,7 +327,7 @@ describe('outbox relay and inbox consumer', () => {
     let open!: () => void;
     gate = new Promise((resolve) => (open = resolve));
     const message = userCreated('gated');
-    await withTransaction(pool, (tx) => enqueueMessage(tx, message, topic));
+    await enqueue(message);
     const source = await waitFor('the handler to hold the message', async () => receivedFrom.get(message.id));
     const admin = new Kafka({ clientId: `events-it-offsets-${suffix}`, brokers: testBrokers, logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
@@ -367,7 +360,7 @@ describe('outbox relay and inbox consumer', () => {
     try {
       await member.start({ topics: [topic], partitionsConsumedConcurrently: 1, eachRecord: async (record) => void seen.set(record.headers['message_id'] ?? '', record) });
       const message = userCreated('committed late');
-      await withTransaction(pool, (tx) => enqueueMessage(tx, message, topic));
+      await enqueue(message);
       const record = await waitFor('the member to handle the message', async () => seen.get(message.id));
       const committedOffset = async () => {
         const [offsets] = await admin.fetchOffsets({ groupId: lateGroup, topics: [topic] });
@@ -393,10 +386,7 @@ describe('outbox relay and inbox consumer', () => {
     const key = randomUUID();
     const neverSent = userCreated('committed, then the process died', key);
     const neverMarked = userCreated('sent, then the process died', key);
-    await withTransaction(pool, async (tx) => {
-      await enqueueMessage(tx, neverSent, topic);
-      await enqueueMessage(tx, neverMarked, topic);
-    });
+    await enqueue(neverSent, neverMarked);
     // The dead relay had sent the second one to Kafka; its commit of published_at never happened.
     await bus.producer().send([{ topic, ...encodeMessage(neverMarked) }]);
     await waitFor('the message sent before the crash', async () => (await effectsOf(neverMarked.id)) === 1);
@@ -408,7 +398,7 @@ describe('outbox relay and inbox consumer', () => {
     relay = new OutboxRelay({ pool, bus, logger, pollIntervalMs: 100 });
     relay.start();
     const after = userCreated('after the restart', key);
-    await withTransaction(pool, (tx) => enqueueMessage(tx, after, topic));
+    await enqueue(after);
 
     // Same key, same partition: once the last one is handled, the redelivered one has been seen.
     await waitFor('the message after the restart', async () => (await effectsOf(after.id)) === 1);
@@ -443,7 +433,7 @@ describe('outbox relay and inbox consumer', () => {
     const key = randomUUID();
     const deleted = createMessage('user.deleted', { user_id: key, deleted_at: new Date().toISOString() }, { key });
 
-    await withTransaction(pool, (tx) => enqueueMessage(tx, deleted, topic));
+    await enqueue(deleted);
 
     expect(await waitFor('the inbox row', () => inboxOutcome(deleted.id))).toBe('skipped');
   });

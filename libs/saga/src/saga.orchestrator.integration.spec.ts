@@ -245,6 +245,12 @@ async function waitForSaga(sagaId: string, predicate: (saga: SagaView) => boolea
 const awaiting = (direction: 'forward' | 'compensate') => (saga: SagaView) => saga.status === 'AWAITING_REPLY' && saga.direction === direction;
 const hasStatus = (status: SagaView['status']) => (saga: SagaView) => saga.status === status;
 
+/** Starts a v1 saga and waits until it awaits the payment reply (reserve done, charge sent). */
+async function startAwaitingPayment(sagaId: string, input: TestData): Promise<SagaView> {
+  await orchestrator.start(undefined, v1, sagaId, input);
+  return waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+}
+
 async function effects(sagaId: string): Promise<string[]> {
   const { rows } = await pool.query<{ effect: string }>('SELECT effect FROM effects WHERE saga_id = $1 ORDER BY seq', [sagaId]);
   return rows.map((row) => row.effect);
@@ -276,8 +282,7 @@ describe('SagaOrchestrator on PostgreSQL', () => {
   it('runs local steps, sends its command through the outbox and completes on the matching reply', async () => {
     const sagaId = randomUUID();
     const input = data();
-    await orchestrator.start(undefined, v1, sagaId, input);
-    const waiting = await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    const waiting = await startAwaitingPayment(sagaId, input);
 
     const commandId = commandMessageId(sagaId, 'charge', 'forward');
     expect(waiting.awaitingMessageId).toBe(commandId);
@@ -306,8 +311,7 @@ describe('SagaOrchestrator on PostgreSQL', () => {
   it('ignores a duplicated reply and a reply to a command it does not await', async () => {
     const sagaId = randomUUID();
     const input = data();
-    await orchestrator.start(undefined, v1, sagaId, input);
-    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    await startAwaitingPayment(sagaId, input);
     const answer = authorized(sagaId, input);
     await deliver(answer);
     const done = await waitForSaga(sagaId, hasStatus('COMPLETED'), 'COMPLETED');
@@ -323,8 +327,7 @@ describe('SagaOrchestrator on PostgreSQL', () => {
   it('compensates only the steps that completed, and runs onCompensated, when the command is declined', async () => {
     const sagaId = randomUUID();
     const input = data();
-    await orchestrator.start(undefined, v1, sagaId, input);
-    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    await startAwaitingPayment(sagaId, input);
     const declined = reply('payment.declined', sagaId, commandMessageId(sagaId, 'charge', 'forward'), {
       order_id: input.orderId,
       user_id: input.userId,
@@ -348,8 +351,7 @@ describe('SagaOrchestrator on PostgreSQL', () => {
   it('compensates in reverse: refunds through a command before releasing, when the pivot fails', async () => {
     const sagaId = randomUUID();
     const input = data({ failApprove: true });
-    await orchestrator.start(undefined, v1, sagaId, input);
-    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    await startAwaitingPayment(sagaId, input);
     await deliver(authorized(sagaId, input));
     const refunding = await waitForSaga(sagaId, awaiting('compensate'), 'awaiting the refund reply');
 
@@ -376,8 +378,7 @@ describe('SagaOrchestrator on PostgreSQL', () => {
 
   it('retries a transient failure with backoff, keeping only the successful attempt', async () => {
     const sagaId = randomUUID();
-    await orchestrator.start(undefined, v1, sagaId, data({ flakyReserve: 2 }));
-    const waiting = await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    const waiting = await startAwaitingPayment(sagaId, data({ flakyReserve: 2 }));
     expect(waiting.steps[0]).toMatchObject({ step: 'reserve', status: 'succeeded', attempts: 3, lastError: 'flaky attempt 2' });
     expect(await effects(sagaId)).toEqual(['reserved']);
     expect(logLines.some((line) => line.msg === 'saga step failed; will retry' && line.saga_id === sagaId)).toBe(true);
@@ -394,8 +395,7 @@ describe('SagaOrchestrator on PostgreSQL', () => {
 
   it('parks the saga COMPENSATION_FAILED with an error log when a compensation keeps failing', async () => {
     const sagaId = randomUUID();
-    await orchestrator.start(undefined, v1, sagaId, data({ breakRelease: true, failApprove: true }));
-    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    await startAwaitingPayment(sagaId, data({ breakRelease: true, failApprove: true }));
     const input = (await orchestrator.get(sagaId))!.data as TestData;
     await deliver(authorized(sagaId, input));
     await waitForSaga(sagaId, awaiting('compensate'), 'awaiting the refund reply');
@@ -433,8 +433,7 @@ describe('SagaOrchestrator on PostgreSQL', () => {
 
   it('refuses a transition from a stale version and changes nothing', async () => {
     const sagaId = randomUUID();
-    await orchestrator.start(undefined, v1, sagaId, data());
-    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    await startAwaitingPayment(sagaId, data());
     const repository = new SagaRepository();
     const current = (await repository.load(pool, sagaId))!;
     const write = (attempt: number) => ({
@@ -463,8 +462,7 @@ describe('SagaOrchestrator on PostgreSQL', () => {
 
   it('writes several transitions as one update: a step-log row and a timeline entry for each, in order', async () => {
     const sagaId = randomUUID();
-    await orchestrator.start(undefined, v1, sagaId, data());
-    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    await startAwaitingPayment(sagaId, data());
     const repository = new SagaRepository();
     const current = (await repository.load(pool, sagaId))!;
     const started = new Date(Date.now() - 50);
@@ -510,8 +508,7 @@ describe('SagaOrchestrator on PostgreSQL', () => {
 
   it('refuses a write without transitions, or one that changes a step log twice in the same direction', async () => {
     const sagaId = randomUUID();
-    await orchestrator.start(undefined, v1, sagaId, data());
-    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    await startAwaitingPayment(sagaId, data());
     const repository = new SagaRepository();
     const current = (await repository.load(pool, sagaId))!;
     const log = { step: 'charge', action: 'charge', direction: 'forward' as const, status: 'retrying' as const, attempts: 1, finished: false };
@@ -526,8 +523,7 @@ describe('SagaOrchestrator on PostgreSQL', () => {
   it('lets exactly one of two concurrent deliveries of the same reply apply it', async () => {
     const sagaId = randomUUID();
     const input = data();
-    await orchestrator.start(undefined, v1, sagaId, input);
-    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    await startAwaitingPayment(sagaId, input);
     const answer = authorized(sagaId, input);
     const outcomes = await Promise.all([deliver(answer), deliver(answer)]);
     expect(outcomes.map((outcome) => outcome.outcome).sort()).toEqual(['applied', 'ignored']);
@@ -605,8 +601,7 @@ describe('saga recovery', () => {
 
   it('leaves a saga waiting for a reply without deadline alone', async () => {
     const sagaId = randomUUID();
-    await orchestrator.start(undefined, v1, sagaId, data());
-    const before = await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    const before = await startAwaitingPayment(sagaId, data());
     const restarted = newOrchestrator();
     try {
       await restarted.resume({ graceMs: 0 });
@@ -672,8 +667,7 @@ describe('versioned definitions', () => {
   it('refuses a reply for a saga of an unknown version as a poison message and parks the saga', async () => {
     const sagaId = randomUUID();
     const input = data();
-    await orchestrator.start(undefined, v1, sagaId, input);
-    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    await startAwaitingPayment(sagaId, input);
     const onlyV2 = new SagaOrchestrator({ pool, logger, definitions: [v2WithReplyDeadline], replyTopic });
     try {
       await expect(withTransaction(pool, (tx) => onlyV2.handleReply(authorized(sagaId, input), tx))).rejects.toBeInstanceOf(PoisonMessageError);
@@ -771,8 +765,7 @@ describe('durable timers and reply ordering', () => {
 describe('compensation that must finish', () => {
   it('retries a compensation that fails twice, then compensates', async () => {
     const sagaId = randomUUID();
-    await orchestrator.start(undefined, v1, sagaId, data({ flakyRelease: 2, rejectReserve: false, failApprove: true }));
-    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    await startAwaitingPayment(sagaId, data({ flakyRelease: 2, rejectReserve: false, failApprove: true }));
     const input = (await orchestrator.get(sagaId))!.data as TestData;
     await deliver(authorized(sagaId, input));
     await waitForSaga(sagaId, awaiting('compensate'), 'awaiting the refund reply');
@@ -792,8 +785,7 @@ describe('compensation that must finish', () => {
   it('lets an operator retry a COMPENSATION_FAILED saga once the cause is fixed', async () => {
     const sagaId = randomUUID();
     brokenReleases.add(sagaId);
-    await orchestrator.start(undefined, v1, sagaId, data({ healableRelease: true, failApprove: true }));
-    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    await startAwaitingPayment(sagaId, data({ healableRelease: true, failApprove: true }));
     const input = (await orchestrator.get(sagaId))!.data as TestData;
     await deliver(authorized(sagaId, input));
     await waitForSaga(sagaId, awaiting('compensate'), 'awaiting the refund reply');
@@ -818,8 +810,7 @@ describe('one transaction per transition', () => {
   it('writes a reply and the local step it leads to as one saga update, committed or rolled back with the caller', async () => {
     const sagaId = randomUUID();
     const input = data();
-    await orchestrator.start(undefined, v1, sagaId, input);
-    const waiting = await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    const waiting = await startAwaitingPayment(sagaId, input);
     const versionBefore = (await new SagaRepository().load(pool, sagaId))!.version;
 
     const answer = authorized(sagaId, input);
@@ -845,8 +836,7 @@ describe('one transaction per transition', () => {
   it("undoes only a chained local step's own writes when it fails after writing, keeping the caller's", async () => {
     const sagaId = randomUUID();
     const input = data({ failApproveAfterWrite: true });
-    await orchestrator.start(undefined, v1, sagaId, input);
-    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    await startAwaitingPayment(sagaId, input);
 
     const outcome = await withTransaction(pool, async (tx) => {
       await tx.query(`INSERT INTO effects (saga_id, effect) VALUES ($1, 'caller')`, [sagaId]);
@@ -863,8 +853,7 @@ describe('one transaction per transition', () => {
   it('recovers the transaction from a chained local step whose statement failed, and retries the step', async () => {
     const sagaId = randomUUID();
     const input = data({ flakyApprove: 1 });
-    await orchestrator.start(undefined, v1, sagaId, input);
-    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    await startAwaitingPayment(sagaId, input);
 
     expect(await deliver(authorized(sagaId, input))).toEqual({ outcome: 'applied', sagaId, status: 'RUNNING' });
     const done = await waitForSaga(sagaId, hasStatus('COMPLETED'), 'COMPLETED');
@@ -875,8 +864,7 @@ describe('one transaction per transition', () => {
 
   it('rolls a local step back with its transition when a concurrent transition wins, and runs it again', async () => {
     const sagaId = randomUUID();
-    await orchestrator.start(undefined, v1, sagaId, data({ raceReserve: true }));
-    const waiting = await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    const waiting = await startAwaitingPayment(sagaId, data({ raceReserve: true }));
     expect(reserveCalls.get(sagaId)).toBe(2);
     // The first attempt's write went with its refused transition; only the second one's is there.
     expect(await effects(sagaId)).toEqual(['reserved']);
@@ -939,8 +927,7 @@ describe('metrics', () => {
 describe('the query API', () => {
   it('lists sagas by status, type and age', async () => {
     const sagaId = randomUUID();
-    await orchestrator.start(undefined, v1, sagaId, data());
-    await waitForSaga(sagaId, awaiting('forward'), 'awaiting the payment reply');
+    await startAwaitingPayment(sagaId, data());
 
     const awaitingReplies = await orchestrator.list({ status: 'AWAITING_REPLY', type: 'test-order' });
     expect(awaitingReplies.map((saga) => saga.id)).toContain(sagaId);

@@ -149,21 +149,16 @@ interface PendingTransition {
  */
 class Unit {
   readonly transitions: PendingTransition[] = [];
-  /** The state after the last transition (the saga's own before the first). */
-  state: SagaState<unknown>;
 
   constructor(
     readonly definition: AnyDefinition,
     /** The saga as committed when the unit began (its version is the one the write expects). */
     readonly saga: SagaRecord,
-  ) {
-    this.state = saga;
-  }
+  ) {}
 
-  /** Adds a transition; the unit's state is then the one it leads to. */
-  add(pending: PendingTransition): void {
-    this.transitions.push(pending);
-    this.state = pending.next.state;
+  /** The state after the last transition (the saga's own before the first). */
+  get state(): SagaState<unknown> {
+    return this.transitions.at(-1)?.next.state ?? this.saga;
   }
 
   /** Whether a transition of this unit already changed the step log of `step` in `direction`. */
@@ -335,15 +330,17 @@ export class SagaOrchestrator {
         // The inbox row is already written in this transaction: each local step runs under a savepoint.
         await this.runActions(tx, unit, true);
         const applied = await this.writeUnit(tx, unit);
-        // Once this commits, the reply deadline's timer is moot; the saga's next timer (a retry's
-        // backoff, the deadline of a command sent in this unit) is set instead.
-        const settle = () => {
-          if (hook.afterCommit !== undefined) this.unschedule(saga.id);
-          const { state } = applied;
-          if (!applied.continues && state.wakeAt !== null && !finalStatuses.has(state.status)) this.schedule(saga.id, state.wakeAt.getTime());
+        // Once this commits, the reply deadline's timer is moot; a saga that now waits gets its next
+        // timer (a retry's backoff, the deadline of a command sent in this unit) instead.
+        const waits = () => {
+          if (!applied.continues) this.scheduleWait(saga.id, applied);
         };
-        if (hook.afterCommit !== undefined) hook.afterCommit(settle);
-        else settle();
+        if (hook.afterCommit === undefined) waits();
+        else
+          hook.afterCommit(() => {
+            this.unschedule(saga.id);
+            waits();
+          });
         if (applied.continues) this.driveAfter(hook, applied.record);
         return { outcome: 'applied', sagaId: saga.id, status: applied.state.status } as const;
       });
@@ -414,7 +411,7 @@ export class SagaOrchestrator {
         if (definition === undefined) throw new SagaNotRetryableError(sagaId, unknownDefinition(saga));
         const now = new Date();
         const unit = new Unit(definition, saga);
-        unit.add({ next: operatorRetry(definition, saga, now), timeline: { event: 'retried', detail: 'retried by an operator' }, at: now, startedAt: saga.updatedAt });
+        unit.transitions.push({ next: operatorRetry(definition, saga, now), timeline: { event: 'retried', detail: 'retried by an operator' }, at: now, startedAt: saga.updatedAt });
         return this.write(tx, unit);
       });
       this.logger.warn({ status: applied.state.status, step: applied.state.step, generation: applied.state.generation }, 'saga retried by an operator');
@@ -552,8 +549,7 @@ export class SagaOrchestrator {
         saga = applied.record;
         continue;
       }
-      // The saga waits: for a reply (and maybe its deadline), for a retry, or for nothing (final).
-      if (applied.state.wakeAt !== null && !finalStatuses.has(applied.state.status)) this.schedule(sagaId, applied.state.wakeAt.getTime());
+      this.scheduleWait(sagaId, applied);
       return;
     }
   }
@@ -611,11 +607,7 @@ export class SagaOrchestrator {
       return this.applyAndRun(definition, saga, event, startedAt);
     }
     try {
-      return await withOutboxTransaction(this.pool, async (tx) => {
-        const unit = new Unit(definition, saga);
-        await this.runActions(tx, unit, false);
-        return this.writeUnit(tx, unit);
-      });
+      return await this.runUnit(new Unit(definition, saga));
     } catch (error) {
       if (error instanceof SagaConcurrencyError) throw error;
       // The transaction rolled back with whatever it wrote (a command's outbox row could not be
@@ -634,20 +626,23 @@ export class SagaOrchestrator {
   private async applyAndRun(definition: AnyDefinition, saga: SagaRecord, event: SagaEvent<unknown>, startedAt: Date): Promise<Applied> {
     const unit = new Unit(definition, saga);
     this.make(unit, event, startedAt);
-    if (this.nextChained(unit, new Date(), false) !== undefined || this.endsCompensatedWithWrites(unit)) {
-      return withOutboxTransaction(this.pool, async (tx) => {
-        await this.runActions(tx, unit, false);
-        return this.writeUnit(tx, unit);
-      });
-    }
+    if (this.nextChained(unit, new Date(), false) !== undefined || this.endsCompensatedWithWrites(unit)) return this.runUnit(unit);
     return this.writeUnit(this.pool, unit);
+  }
+
+  /** Runs the unit's actions ({@link runActions}) and writes it, in a transaction of its own. */
+  private runUnit(unit: Unit): Promise<Applied> {
+    return withOutboxTransaction(this.pool, async (tx) => {
+      await this.runActions(tx, unit, false);
+      return this.writeUnit(tx, unit);
+    });
   }
 
   /** Computes one transition of `unit` (in memory; {@link writeUnit} writes it). */
   private make(unit: Unit, event: SagaEvent<unknown>, startedAt: Date): void {
     const at = new Date();
     const next = transition(unit.definition, unit.state, event, { now: at, defaultRetry: this.defaultRetry, random: this.random });
-    unit.add({ next, timeline: timelineNote(next.log, event), at, startedAt });
+    unit.transitions.push({ next, timeline: timelineNote(next.log, event), at, startedAt });
   }
 
   /**
@@ -826,6 +821,11 @@ export class SagaOrchestrator {
     }, Math.max(0, at - Date.now()));
     timer.unref();
     this.timers.set(sagaId, { at, timer });
+  }
+
+  /** The saga waits after `applied`: for a reply (and maybe its deadline), for a retry, or for nothing (final). */
+  private scheduleWait(sagaId: string, applied: Applied): void {
+    if (applied.state.wakeAt !== null && !finalStatuses.has(applied.state.status)) this.schedule(sagaId, applied.state.wakeAt.getTime());
   }
 
   private unschedule(sagaId: string): void {

@@ -1,3 +1,5 @@
+import { partitionKey } from './records.js';
+
 /** A consumed position to commit: the offset of the next record to read, as Kafka expects it. */
 export interface CommitPosition {
   topic: string;
@@ -42,7 +44,7 @@ export class OffsetCommits {
   /** Records that the record at `offset` of `topic`/`partition` was handled; commits within `intervalMs`. */
   handled(topic: string, partition: number, offset: string): void {
     if (this.closed) return;
-    this.pending.set(positionKey(topic, partition), { topic, partition, offset: (BigInt(offset) + 1n).toString() });
+    this.pending.set(partitionKey(topic, partition), { topic, partition, offset: (BigInt(offset) + 1n).toString() });
     this.arm();
   }
 
@@ -67,7 +69,7 @@ export class OffsetCommits {
       () => undefined,
       (error: unknown) => {
         for (const position of positions) {
-          const key = positionKey(position.topic, position.partition);
+          const key = partitionKey(position.topic, position.partition);
           if (!this.pending.has(key)) this.pending.set(key, position);
         }
         this.options.onError(error, positions);
@@ -100,6 +102,3 @@ export class OffsetCommits {
   }
 }
 
-function positionKey(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`;
-}

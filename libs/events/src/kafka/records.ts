@@ -31,6 +31,11 @@ export interface IncomingRecord {
   assignment: number;
 }
 
+/** A map key naming one partition of one topic. */
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
 /**
  * Turns kafkajs headers (Buffers, strings or repeated values) into one string per name. A
  * repeated header keeps its first value: our producers never repeat one.
