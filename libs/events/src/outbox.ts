@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { withTransaction, type Queryable, type TransactionOptions } from '@msr/service-defaults';
+import { sendInTransaction, withTransaction, type Queryable, type TransactionOptions } from '@msr/service-defaults';
 import { messageCatalog } from './catalog.js';
 import { encodeMessage, type MessageEnvelope } from './envelope.js';
 
@@ -58,7 +58,9 @@ export async function enqueueMessage(tx: Queryable, message: MessageEnvelope, to
 /**
  * Runs an `INSERT INTO outbox` statement (prepared as `name`) on `tx` and sees to the relay's wake-up: deferred to
  * after the commit in a {@link withOutboxTransaction}, else a notification delivered at commit
- * (in the same round trip; identical ones within a transaction are folded into one).
+ * (in the same round trip; identical ones within a transaction are folded into one). In a
+ * transaction on a pipelining client the insert is not awaited ({@link sendInTransaction}): it
+ * shares a round trip with the next statement, and COMMIT checks it.
  * Internal to `@msr/events` (the outbox and the dead letters).
  */
 export async function insertOutboxRow(tx: Queryable, name: string, insert: string, values: unknown[]): Promise<void> {
@@ -66,10 +68,10 @@ export async function insertOutboxRow(tx: Queryable, name: string, insert: strin
   const deferred = deferredWakeUps.get(tx);
   if (deferred !== undefined) {
     deferred.enqueued = true;
-    await tx.query({ name, text: insert, values });
+    await sendInTransaction(tx, { name, text: insert, values });
     return;
   }
-  await tx.query({ name: `${name}_notify`, text: `WITH inserted AS (${insert}) SELECT pg_notify('outbox', '')`, values });
+  await sendInTransaction(tx, { name: `${name}_notify`, text: `WITH inserted AS (${insert}) SELECT pg_notify('outbox', '')`, values });
 }
 
 /**

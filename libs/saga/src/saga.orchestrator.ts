@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { enqueueMessage, PoisonMessageError, withAsyncCommit, withOutboxTransaction, type MessageEnvelope } from '@msr/events';
-import { runWithLogContext, withTransaction, type Logger, type Queryable } from '@msr/service-defaults';
+import { runWithLogContext, sendInTransaction, withTransaction, type Logger, type Queryable } from '@msr/service-defaults';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { commandMessageId } from './command-id.js';
@@ -260,7 +260,8 @@ export class SagaOrchestrator {
    *
    * @param sagaId - a UUID chosen by the caller.
    * @param data - JSON-serialisable; persisted as `jsonb`.
-   * @throws when the definition is not registered, or the insert fails (e.g. a duplicate id).
+   * @throws when the definition is not registered, or the insert fails (e.g. a duplicate id; in
+   *   `tx`, that failure fails its COMMIT instead).
    */
   async start<Data>(tx: Queryable | undefined, definition: SagaDefinition<Data>, sagaId: string, data: Data, hook: CommitHook = {}): Promise<void> {
     const key = definitionKey(definition.name, definition.version);
@@ -694,7 +695,7 @@ export class SagaOrchestrator {
         this.make(unit, { type: 'command_sent', attempt, messageId, messageType: message.type, deadline }, startedAt);
         continue;
       }
-      if (dirty) await tx.query('SAVEPOINT saga_step');
+      if (dirty) await sendInTransaction(tx, { text: 'SAVEPOINT saga_step' });
       let event: SagaEvent<unknown>;
       try {
         event = resultEvent(await this.invokeLocal(action, { ...context, tx }, tx), attempt);

@@ -1,4 +1,4 @@
-import type { Queryable } from '@msr/service-defaults';
+import { sendInTransaction, type Queryable } from '@msr/service-defaults';
 import type { SagaDirection, SagaFailure } from './definition.js';
 import type { SagaState, SagaStatus, StepLogChange, StepLogStatus } from './state-machine.js';
 
@@ -194,10 +194,14 @@ const nonFinal = `('RUNNING', 'AWAITING_REPLY', 'COMPENSATING')`;
 
 /** SQL access to `saga_instances`, `saga_step_log` and `saga_timeline` (see libs/saga/migrations). */
 export class SagaRepository {
-  /** Inserts a new instance at version 1, leased to `owner` until `leaseUntil`, with its `started` timeline entry. */
+  /**
+   * Inserts a new instance at version 1, leased to `owner` until `leaseUntil`, with its `started`
+   * timeline entry. In a transaction it is sent without waiting ({@link sendInTransaction}): a
+   * failure (e.g. a duplicate id) fails the COMMIT.
+   */
   async insert(db: Queryable, record: SagaRecord, owner: string, leaseUntil: Date): Promise<void> {
     // Named: prepared once per connection, as this runs for every saga.
-    await db.query({
+    await sendInTransaction(db, {
       name: 'saga_insert',
       text: `WITH inserted AS (
          INSERT INTO saga_instances (id, definition_name, definition_version, status, direction, current_step, attempt, data,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '@msr/infra';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, migrate, withTransaction } from './database.js';
+import { createPool, migrate, sendInTransaction, withTransaction } from './database.js';
 import { createLogger } from './logger.js';
 
 describe('migrate', () => {
@@ -100,5 +100,79 @@ describe('withTransaction', () => {
     } finally {
       await pool.end();
     }
+  });
+
+  describe('statements sent without waiting (pipelining)', () => {
+    it('sends a statement without waiting for its answer, and commits it with the transaction', async () => {
+      const pool = createPool(db.url, logger, 2);
+      const holder = await pool.connect();
+      try {
+        await pool.query('CREATE TABLE stock (sku text PRIMARY KEY, n int)');
+        await pool.query("INSERT INTO stock VALUES ('a', 1)");
+        // Another connection holds the row: the UPDATE cannot finish until it lets go.
+        await holder.query("BEGIN; SELECT * FROM stock WHERE sku = 'a' FOR UPDATE");
+        const committed = withTransaction(pool, async (tx) => {
+          await sendInTransaction(tx, { text: "UPDATE stock SET n = n + 1 WHERE sku = 'a'" });
+          // Reached while the UPDATE still waits for the lock: nobody waited for its answer.
+          await holder.query('COMMIT');
+        });
+        await committed;
+        const { rows } = await pool.query<{ n: number }>('SELECT n FROM stock');
+        expect(rows).toEqual([{ n: 2 }]);
+      } finally {
+        holder.release();
+        await pool.end();
+      }
+    });
+
+    it('throws the error of a statement sent without waiting, not the aborted transaction it left, and commits nothing', async () => {
+      const pool = createPool(db.url, logger, 2);
+      try {
+        await pool.query('CREATE TABLE ledger (n int CHECK (n > 0))');
+        const failing = withTransaction(pool, async (tx) => {
+          await tx.query('INSERT INTO ledger VALUES (1)');
+          await sendInTransaction(tx, { text: 'INSERT INTO ledger VALUES (-1)' });
+          await tx.query('INSERT INTO ledger VALUES (2)');
+        });
+        await expect(failing).rejects.toThrow(/ledger_n_check/);
+        // The failing statement is the last one: COMMIT answers ROLLBACK, which must not pass for success.
+        const lastFailing = withTransaction(pool, async (tx) => {
+          await tx.query('INSERT INTO ledger VALUES (3)');
+          await sendInTransaction(tx, { text: 'INSERT INTO ledger VALUES (-3)' });
+        });
+        await expect(lastFailing).rejects.toThrow(/ledger_n_check/);
+        const { rows } = await pool.query('SELECT n FROM ledger');
+        expect(rows).toEqual([]);
+      } finally {
+        await pool.end();
+      }
+    });
+
+    it('commits when a savepoint undid the failed statement', async () => {
+      const pool = createPool(db.url, logger, 2);
+      try {
+        await pool.query('CREATE TABLE entries (n int CHECK (n > 0))');
+        await withTransaction(pool, async (tx) => {
+          await tx.query('INSERT INTO entries VALUES (1)');
+          await sendInTransaction(tx, { text: 'SAVEPOINT step' });
+          await sendInTransaction(tx, { text: 'INSERT INTO entries VALUES (-1)' });
+          await expect(tx.query('INSERT INTO entries VALUES (2)')).rejects.toThrow(/current transaction is aborted/);
+          await tx.query('ROLLBACK TO SAVEPOINT step');
+        });
+        const { rows } = await pool.query('SELECT n FROM entries');
+        expect(rows).toEqual([{ n: 1 }]);
+      } finally {
+        await pool.end();
+      }
+    });
+
+    it('waits for the statement outside a transaction, and throws its error', async () => {
+      const pool = createPool(db.url, logger, 2);
+      try {
+        await expect(sendInTransaction(pool, { text: 'SELECT 1 / 0' })).rejects.toThrow(/division by zero/);
+      } finally {
+        await pool.end();
+      }
+    });
   });
 });

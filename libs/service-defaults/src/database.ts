@@ -11,9 +11,16 @@ export type Queryable = pg.Pool | pg.PoolClient;
 /**
  * Creates a connection pool to one service's own database (database per service: a service is
  * given only its own URL). Idle-client errors are logged instead of crashing the process.
+ *
+ * The clients run in pg's pipeline mode: a query goes out at once, even while earlier ones on the
+ * same client still wait for their answers, and PostgreSQL answers them in order. Code that awaits
+ * each query sees no difference; {@link withTransaction} and {@link sendInTransaction} use it to
+ * send statements whose results nobody waits for (BEGIN, writes whose outcome COMMIT checks) in
+ * the same round trip as the next one. Pipelining cannot hold a portal open across round trips,
+ * so pg refuses cursors and `rows` limits on these clients.
  */
 export function createPool(connectionString: string, logger: Logger, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, application_name: logger.bindings()['service'] as string | undefined });
+  const pool = new pg.Pool({ connectionString, max, application_name: logger.bindings()['service'] as string | undefined, pipeline: true });
   pool.on('error', (error) => logger.error({ err: error }, 'idle PostgreSQL client failed'));
   return pool;
 }
@@ -49,12 +56,63 @@ function beginStatement(options: TransactionOptions): string {
   return options.synchronousCommit === false ? `${begin}; SET LOCAL synchronous_commit = off` : begin;
 }
 
+/** A transaction's statements that went out without anyone awaiting them ({@link sendInTransaction}). */
+interface Unawaited {
+  sent: Array<Promise<void>>;
+  /** The first of them that failed: it aborted the transaction, so it is the cause of what follows. */
+  failure?: unknown;
+}
+
+/** The transactions {@link withTransaction} has open on pipelining clients. */
+const unawaitedByClient = new WeakMap<pg.PoolClient, Unawaited>();
+
+/** PostgreSQL's `in_failed_sql_transaction`: a statement after an earlier one failed in the transaction. */
+const inFailedTransaction = '25P02';
+
+function track(unawaited: Unawaited, query: Promise<unknown>): void {
+  unawaited.sent.push(
+    query.then(
+      () => undefined,
+      (error: unknown) => {
+        unawaited.failure ??= error;
+      },
+    ),
+  );
+}
+
+/**
+ * Sends a statement whose result the caller does not need, e.g. an outbox insert: inside a
+ * {@link withTransaction} on a pipelining client ({@link createPool}) it goes out at once and this
+ * resolves without waiting for its answer, so it shares a round trip with the next statement;
+ * the transaction's COMMIT then checks that it succeeded. Anywhere else the statement is awaited.
+ *
+ * If it fails, the transaction is aborted: the statements after it fail with PostgreSQL's
+ * "current transaction is aborted", COMMIT rolls back, and `withTransaction` throws this
+ * statement's error, the cause. A `ROLLBACK TO SAVEPOINT` that undoes it lets the transaction
+ * commit after all.
+ *
+ * @throws the database error, only where the statement is awaited.
+ */
+export async function sendInTransaction(db: Queryable, query: pg.QueryConfig): Promise<void> {
+  const unawaited = unawaitedByClient.get(db as pg.PoolClient);
+  if (unawaited === undefined) {
+    await db.query(query);
+    return;
+  }
+  track(unawaited, db.query(query));
+}
+
 /**
  * Runs `work` inside one transaction on a dedicated client: COMMIT when it resolves, ROLLBACK
  * when it throws (and the error is rethrown). `work` receives the result of
  * `options.firstStatement`, if any.
  *
- * @throws whatever `work` throws, or the database error of BEGIN, the first statement or COMMIT.
+ * On a pipelining client ({@link createPool}) BEGIN goes out with `work`'s first statement and
+ * COMMIT with its last unawaited ones ({@link sendInTransaction}), each without a round trip of
+ * its own.
+ *
+ * @throws whatever `work` throws, the error of a statement sent with {@link sendInTransaction}
+ *   that aborted the transaction, or the database error of BEGIN, the first statement or COMMIT.
  */
 export async function withTransaction<T>(
   pool: pg.Pool,
@@ -62,17 +120,32 @@ export async function withTransaction<T>(
   options: TransactionOptions = {},
 ): Promise<T> {
   const client = await pool.connect();
+  const unawaited: Unawaited = { sent: [] };
+  if (client.pipeline) unawaitedByClient.set(client, unawaited);
   try {
     let first: pg.QueryResult | undefined;
-    if (options.firstStatement === undefined) await client.query(beginStatement(options));
-    else first = ((await client.query(`${beginStatement(options)}; ${options.firstStatement(client)}`)) as unknown as pg.QueryResult[]).at(-1);
+    if (options.firstStatement !== undefined) {
+      first = ((await client.query(`${beginStatement(options)}; ${options.firstStatement(client)}`)) as unknown as pg.QueryResult[]).at(-1);
+    } else if (client.pipeline) {
+      // BEGIN itself cannot fail on a working connection, and when the connection fails, so does
+      // everything sent behind it: nothing runs outside the transaction.
+      track(unawaited, client.query(beginStatement(options)));
+    } else {
+      await client.query(beginStatement(options));
+    }
     const result = await work(client, first);
-    await client.query('COMMIT');
+    const committing = client.query('COMMIT');
+    await Promise.all(unawaited.sent);
+    // COMMIT of a transaction that a statement aborted answers ROLLBACK, not an error.
+    if ((await committing).command !== 'COMMIT') throw unawaited.failure ?? new Error('the transaction was rolled back at COMMIT');
     return result;
   } catch (error) {
+    await Promise.all(unawaited.sent);
     await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    const abortedByUnawaited = unawaited.failure !== undefined && (error as { code?: unknown }).code === inFailedTransaction;
+    throw abortedByUnawaited ? unawaited.failure : error;
   } finally {
+    unawaitedByClient.delete(client);
     client.release();
   }
 }

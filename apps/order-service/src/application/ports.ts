@@ -16,7 +16,11 @@ export interface OrderRecord {
   sagaId: string;
 }
 
-/** Orders and their lines (tables `orders`, `order_items`). */
+/**
+ * Orders and their lines (tables `orders`, `order_items`). Inside a transaction the writes
+ * (`insert`, `save`) may be sent without waiting for their answers (pipelining): a failing write
+ * then fails the transaction's COMMIT.
+ */
 export interface OrderRepository {
   insert(db: Queryable, order: Order, sagaId: string): Promise<void>;
   findById(db: Queryable, id: string): Promise<OrderRecord | undefined>;
@@ -45,7 +49,8 @@ export type ReservationResult = { ok: true } | { ok: false; shortages: Shortage[
 /**
  * Stock reservations (tables `products`, `reservations`): the PlaceOrder saga's semantic lock.
  * Reserved units leave the stock at once and are held `RESERVED` (pending) until the saga ends:
- * `CONFIRMED` when the order is approved, given back (`RELEASED`) when it is rejected.
+ * `CONFIRMED` when the order is approved, given back (`RELEASED`) when it is rejected. As with
+ * {@link OrderRepository}, writes whose outcome nothing reads may fail at COMMIT instead.
  */
 export interface InventoryRepository {
   /**

@@ -1,4 +1,4 @@
-import type { Queryable } from '@msr/service-defaults';
+import { sendInTransaction, type Queryable } from '@msr/service-defaults';
 import type { InventoryRepository, ReservationResult, Shortage, SkuQuantity } from '../application/ports.js';
 
 /**
@@ -42,7 +42,8 @@ export class PgInventoryRepository implements InventoryRepository {
       await tx.query('DELETE FROM reservations WHERE order_id = $1', [orderId]);
       return { ok: false, shortages };
     }
-    await tx.query({
+    // Checked above under the rows' locks: nothing to wait for.
+    await sendInTransaction(tx, {
       name: 'products_take_stock',
       text: `UPDATE products p SET stock = p.stock - w.quantity, updated_at = now()
                FROM unnest($1::text[], $2::integer[]) AS w(sku, quantity) WHERE p.sku = w.sku`,
@@ -68,7 +69,7 @@ export class PgInventoryRepository implements InventoryRepository {
   }
 
   async confirm(tx: Queryable, orderId: string): Promise<void> {
-    await tx.query({
+    await sendInTransaction(tx, {
       name: 'reservations_confirm',
       text: `UPDATE reservations SET status = 'CONFIRMED', confirmed_at = now() WHERE order_id = $1 AND status = 'RESERVED'`,
       values: [orderId],

@@ -1,4 +1,4 @@
-import type { Queryable } from '@msr/service-defaults';
+import { sendInTransaction, type Queryable } from '@msr/service-defaults';
 import type { OrderRecord, OrderRepository } from '../application/ports.js';
 import { Order, type OrderStatus } from '../domain/order.entity.js';
 import { OrderLine } from '../domain/order-line.value-object.js';
@@ -24,8 +24,8 @@ const selectOrders = `
 /** {@link OrderRepository} on PostgreSQL. */
 export class PgOrderRepository implements OrderRepository {
   async insert(db: Queryable, order: Order, sagaId: string): Promise<void> {
-    // One round trip for the order and its lines.
-    await db.query({
+    // One statement for the order and its lines, not awaited in a transaction.
+    await sendInTransaction(db, {
       name: 'orders_insert',
       text: `WITH inserted AS (
                INSERT INTO orders (id, user_id, status, total_cents, saga_id, reason_code, reason, created_at, updated_at)
@@ -60,7 +60,7 @@ export class PgOrderRepository implements OrderRepository {
   }
 
   async save(db: Queryable, order: Order): Promise<void> {
-    await db.query({
+    await sendInTransaction(db, {
       name: 'orders_save',
       text: 'UPDATE orders SET status = $2, reason_code = $3, reason = $4, updated_at = $5 WHERE id = $1',
       values: [order.id, order.status, order.reasonCode, order.reason, order.updatedAt],

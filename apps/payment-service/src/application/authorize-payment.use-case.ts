@@ -1,3 +1,4 @@
+import type { Account } from '../domain/account.entity.js';
 import { AccountNotFoundError, InsufficientFundsError, OrderCancelledError } from '../domain/domain-errors.js';
 import { Money } from '../domain/money.value-object.js';
 import { Payment, type PaymentRequest } from '../domain/payment.entity.js';
@@ -37,18 +38,20 @@ export async function authorizePayment(
 ): Promise<AuthorizationOutcome> {
   const request = { orderId: input.orderId, userId: input.userId, amount: Money.ofCents(input.amountCents) };
   await payments.lockOrder(request.orderId);
-  const earlier = await payments.findByOrderId(request.orderId);
+  // Everything the decision reads, asked at once: on a pipelining connection, one round trip.
+  const [earlier, cancelled, account] = await Promise.all([
+    payments.findByOrderId(request.orderId),
+    payments.isCancelled(request.orderId),
+    accounts.findByUserId(request.userId),
+  ]);
   if (earlier !== undefined) return { payment: earlier, replayed: true };
 
-  const payment = (await payments.isCancelled(request.orderId))
-    ? Payment.decline(request, new OrderCancelledError(request.orderId), now)
-    : await decide(accounts, request, now);
+  const payment = cancelled ? Payment.decline(request, new OrderCancelledError(request.orderId), now) : await decide(accounts, account, request, now);
   await payments.insert(payment);
   return { payment, replayed: false };
 }
 
-async function decide(accounts: PaymentRepositories['accounts'], request: PaymentRequest, now: Date): Promise<Payment> {
-  const account = await accounts.findByUserId(request.userId);
+async function decide(accounts: PaymentRepositories['accounts'], account: Account | undefined, request: PaymentRequest, now: Date): Promise<Payment> {
   if (account === undefined) return Payment.decline(request, new AccountNotFoundError(request.userId), now);
   const debit = account.debit(request.amount, now);
   if (!debit.ok) return Payment.decline(request, debit.error, now);

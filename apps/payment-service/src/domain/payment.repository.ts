@@ -9,7 +9,10 @@ export interface PaymentRepository {
   lockOrder(orderId: string): Promise<void>;
   findById(id: string): Promise<Payment | undefined>;
   findByOrderId(orderId: string): Promise<Payment | undefined>;
-  /** Stores a new payment. @throws when the order already has one (unique order id). */
+  /**
+   * Stores a new payment. @throws when the order already has one (unique order id); inside a
+   * transaction the write may be sent without waiting, and then that failure fails the COMMIT.
+   */
   insert(payment: Payment): Promise<void>;
   /** Stores a payment's new status. @throws when the payment does not exist. */
   update(payment: Payment): Promise<void>;

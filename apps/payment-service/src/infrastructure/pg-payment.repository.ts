@@ -1,4 +1,4 @@
-import type { Queryable } from '@msr/service-defaults';
+import { sendInTransaction, type Queryable } from '@msr/service-defaults';
 import type { DeclineCode } from '../domain/domain-errors.js';
 import { Money } from '../domain/money.value-object.js';
 import { Payment, type PaymentStatus } from '../domain/payment.entity.js';
@@ -42,8 +42,9 @@ export class PgPaymentRepository implements PaymentRepository {
   async lockOrder(orderId: string): Promise<void> {
     // A transaction-scoped advisory lock, released at COMMIT/ROLLBACK. The two-key form keeps
     // these locks apart from single-key ones (e.g. the outbox relay's); two orders whose ids
-    // hash alike merely wait for each other.
-    await this.db.query({ name: 'payments_lock_order', text: 'SELECT pg_advisory_xact_lock($1, hashtext($2))', values: [orderLockNamespace, orderId] });
+    // hash alike merely wait for each other. Not awaited in a transaction: the statements sent
+    // after it run only once it holds the lock.
+    await sendInTransaction(this.db, { name: 'payments_lock_order', text: 'SELECT pg_advisory_xact_lock($1, hashtext($2))', values: [orderLockNamespace, orderId] });
   }
 
   async findById(id: string): Promise<Payment | undefined> {
@@ -57,7 +58,7 @@ export class PgPaymentRepository implements PaymentRepository {
   }
 
   async insert(payment: Payment): Promise<void> {
-    await this.db.query({
+    await sendInTransaction(this.db, {
       name: 'payments_insert',
       text: `INSERT INTO payments (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       values: [
