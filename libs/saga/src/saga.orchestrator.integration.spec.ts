@@ -12,7 +12,7 @@ import { sagaMigrations } from './migrations.js';
 import { PoisonMessageError } from '@msr/events';
 import { SagaNotFoundError, SagaNotRetryableError } from './errors.js';
 import { SagaOrchestrator, type SagaOrchestratorOptions, type SagaView } from './saga.orchestrator.js';
-import { SagaConcurrencyError, SagaRepository } from './saga.repository.js';
+import { SagaConcurrencyError, sagaConflictOr, SagaRepository } from './saga.repository.js';
 
 interface TestData {
   orderId: string;
@@ -458,6 +458,32 @@ describe('SagaOrchestrator on PostgreSQL', () => {
     await repository.transition(pool, write(7));
     await expect(repository.transition(pool, write(9))).rejects.toBeInstanceOf(SagaConcurrencyError);
     expect(await repository.load(pool, sagaId)).toMatchObject({ attempt: 7, version: current.version + 1 });
+  });
+
+  it('fails the COMMIT of a transaction whose transition lost the race, so nothing of it is written', async () => {
+    const sagaId = randomUUID();
+    await startAwaitingPayment(sagaId, data());
+    const repository = new SagaRepository();
+    const current = (await repository.load(pool, sagaId))!;
+    const stale = { ...current, version: current.version - 1 };
+    const write = {
+      id: sagaId,
+      expectedVersion: stale.version,
+      state: { ...stale, attempt: 5 },
+      finished: false,
+      now: new Date(),
+      lease: null,
+      changes: [{ log: { step: 'charge', action: 'charge', direction: 'forward' as const, status: 'awaiting_reply' as const, attempts: 5, finished: false }, at: new Date(), startedAt: new Date(), status: 'AWAITING_REPLY' as const, timeline: { event: 'awaiting_reply' as const } }],
+      writer: 'test',
+    };
+    const committing = withTransaction(pool, async (tx) => {
+      // The transition goes out without waiting; the step's own write after it would commit with it.
+      await repository.transition(tx, write);
+      await tx.query("UPDATE saga_instances SET parked_reason = 'written after the transition' WHERE id = $1", [sagaId]);
+    });
+    const error = await committing.then(() => undefined, (failure: unknown) => failure);
+    expect(sagaConflictOr(error, sagaId, stale.version)).toBeInstanceOf(SagaConcurrencyError);
+    expect(await repository.load(pool, sagaId)).toMatchObject({ version: current.version, attempt: current.attempt, parkedReason: null });
   });
 
   it('writes several transitions as one update: a step-log row and a timeline entry for each, in order', async () => {

@@ -21,6 +21,7 @@ import { NonRetryableError, SagaNotFoundError, SagaNotRetryableError, StepTimeou
 import { SagaMetrics } from './saga.metrics.js';
 import {
   SagaConcurrencyError,
+  sagaConflictOr,
   SagaRepository,
   type SagaRecord,
   type SagaStepLogEntry,
@@ -295,7 +296,8 @@ export class SagaOrchestrator {
    * reordered after a timeout) is ignored, logged and recorded in that saga's timeline. Pass
    * `hook.afterCommit` (the inbox's) to drive the saga on right after the commit.
    *
-   * @throws {SagaConcurrencyError} in the rare race with another transition (the inbox retries).
+   * A race with another transition (rare: the saga's row is locked here) fails the caller's
+   * COMMIT with the database's conflict error instead (the inbox retries the reply).
    * @throws {PoisonMessageError} when the saga's definition or step is unknown here: the saga is
    * parked and the reply dead-lettered, to be replayed by an instance that knows it.
    */
@@ -632,11 +634,15 @@ export class SagaOrchestrator {
   }
 
   /** Runs the unit's actions ({@link runActions}) and writes it, in a transaction of its own. */
-  private runUnit(unit: Unit): Promise<Applied> {
-    return withOutboxTransaction(this.pool, async (tx) => {
-      await this.runActions(tx, unit, false);
-      return this.writeUnit(tx, unit);
-    });
+  private async runUnit(unit: Unit): Promise<Applied> {
+    try {
+      return await withOutboxTransaction(this.pool, async (tx) => {
+        await this.runActions(tx, unit, false);
+        return this.writeUnit(tx, unit);
+      });
+    } catch (error) {
+      throw sagaConflictOr(error, unit.saga.id, unit.saga.version);
+    }
   }
 
   /** Computes one transition of `unit` (in memory; {@link writeUnit} writes it). */

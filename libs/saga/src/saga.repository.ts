@@ -1,4 +1,5 @@
 import { sendInTransaction, type Queryable } from '@msr/service-defaults';
+import type { QueryConfig } from 'pg';
 import type { SagaDirection, SagaFailure } from './definition.js';
 import type { SagaState, SagaStatus, StepLogChange, StepLogStatus } from './state-machine.js';
 
@@ -130,6 +131,17 @@ export class SagaConcurrencyError extends Error {
     super(`saga ${sagaId} is no longer at version ${expectedVersion}`);
     this.name = 'SagaConcurrencyError';
   }
+}
+
+/**
+ * `error` as a {@link SagaConcurrencyError} when it is the database's report of a lost race, raised
+ * by a transition's statement (`saga_version_conflict`, SQLSTATE 40001 on
+ * `saga_instances.version`); any other error as it is. A transition sent without waiting reports
+ * the race only when its transaction commits, so the code around the transaction calls this.
+ */
+export function sagaConflictOr(error: unknown, sagaId: string, expectedVersion: number): unknown {
+  const { code, table, column } = (error ?? {}) as { code?: unknown; table?: unknown; column?: unknown };
+  return code === '40001' && table === 'saga_instances' && column === 'version' ? new SagaConcurrencyError(sagaId, expectedVersion) : error;
 }
 
 interface SagaRow {
@@ -271,8 +283,12 @@ export class SagaRepository {
    * step-log write of a row sets `started_at`; later ones keep it, and a finished step gets
    * `finished_at` and its duration.
    *
+   * In a transaction the statement goes out without waiting for its answer
+   * ({@link sendInTransaction}): a lost race then fails the transaction's COMMIT with the
+   * database's conflict error, which {@link sagaConflictOr} turns into a SagaConcurrencyError.
+   *
    * @returns the new version.
-   * @throws {SagaConcurrencyError} when another transition got there first.
+   * @throws {SagaConcurrencyError} when another transition got there first (outside a transaction).
    * @throws {Error} when `changes` is empty or names a step and direction twice.
    */
   async transition(tx: Queryable, write: TransitionWrite): Promise<number> {
@@ -282,7 +298,7 @@ export class SagaRepository {
       throw new Error(`saga ${write.id}: one write cannot change a step's log twice in the same direction`);
     }
     // Named: prepared once per connection, as this runs for every transition of every saga.
-    const { rows } = await tx.query<{ updated: number }>({
+    const statement: QueryConfig = {
       name: 'saga_transition',
       text: `WITH updated AS (
          UPDATE saga_instances SET status = $3, direction = $4, current_step = $5, attempt = $6, data = $7, compensations = $8,
@@ -318,7 +334,7 @@ export class SagaRepository {
          INSERT INTO saga_timeline (saga_id, at, event, step, action, direction, attempt, status, message_id, message_type, detail, owner)
          SELECT u.id, c.at, c.event, c.step, c.action, c.direction, c.attempts, c.status, c.message_id, c.message_type, c.detail, $21::text
          FROM updated u CROSS JOIN changes c ORDER BY c.n)
-       SELECT count(*)::int AS updated FROM updated`,
+       SELECT CASE WHEN EXISTS (SELECT FROM updated) THEN 1 ELSE saga_version_conflict($1, $2) END AS updated`,
       values: [
         write.id,
         write.expectedVersion,
@@ -330,8 +346,12 @@ export class SagaRepository {
         JSON.stringify(changes.map(changeRow)),
         write.writer,
       ],
-    });
-    if (rows[0]?.updated !== 1) throw new SagaConcurrencyError(write.id, write.expectedVersion);
+    };
+    try {
+      await sendInTransaction(tx, statement);
+    } catch (error) {
+      throw sagaConflictOr(error, write.id, write.expectedVersion);
+    }
     return write.expectedVersion + 1;
   }
 

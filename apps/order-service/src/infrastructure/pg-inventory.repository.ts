@@ -16,24 +16,27 @@ export class PgInventoryRepository implements InventoryRepository {
     const quantities = wanted.map((item) => item.quantity);
     // The order's reservation first: its primary key (order_id, sku) makes a second reservation for
     // the same order (the step run twice, even concurrently) wait for the first and find it.
-    const { rowCount } = await tx.query({
-      name: 'reservations_reserve',
-      text: `INSERT INTO reservations (order_id, sku, quantity, status, reserved_at)
-             SELECT $1, w.sku, w.quantity, 'RESERVED', now() FROM unnest($2::text[], $3::integer[]) AS w(sku, quantity)
-             ON CONFLICT (order_id, sku) DO NOTHING`,
-      values: [orderId, skus, quantities],
-    });
+    // Then the stock rows, locked in SKU order (no deadlock between orders sharing SKUs) and as
+    // late as possible: a popular SKU's row is the one place concurrent sagas queue. NO KEY
+    // UPDATE, not UPDATE: inserts that merely reference the product (order lines, reservations)
+    // need not wait for it. Both asked at once (one round trip); when the order turns out to hold
+    // its reservation already, the row locks are merely held until the commit.
+    const [{ rowCount }, { rows }] = await Promise.all([
+      tx.query({
+        name: 'reservations_reserve',
+        text: `INSERT INTO reservations (order_id, sku, quantity, status, reserved_at)
+               SELECT $1, w.sku, w.quantity, 'RESERVED', now() FROM unnest($2::text[], $3::integer[]) AS w(sku, quantity)
+               ON CONFLICT (order_id, sku) DO NOTHING`,
+        values: [orderId, skus, quantities],
+      }),
+      tx.query<{ sku: string; stock: number }>({
+        name: 'products_lock_stock',
+        text: 'SELECT sku, stock FROM products WHERE sku = ANY($1::text[]) ORDER BY sku FOR NO KEY UPDATE',
+        values: [skus],
+      }),
+    ]);
     if (rowCount === 0) return { ok: true };
     if (rowCount !== wanted.length) throw new Error(`order ${orderId} holds part of its reservation only`);
-    // Only now the stock rows, locked in SKU order (no deadlock between orders sharing SKUs) and
-    // as late as possible: a popular SKU's row is the one place concurrent sagas queue. NO KEY
-    // UPDATE, not UPDATE: inserts that merely reference the product (order lines, reservations)
-    // need not wait for it.
-    const { rows } = await tx.query<{ sku: string; stock: number }>({
-      name: 'products_lock_stock',
-      text: 'SELECT sku, stock FROM products WHERE sku = ANY($1::text[]) ORDER BY sku FOR NO KEY UPDATE',
-      values: [skus],
-    });
     const stock = new Map(rows.map((row) => [row.sku, row.stock]));
     const shortages: Shortage[] = wanted
       .filter((item) => (stock.get(item.sku) ?? 0) < item.quantity)
