@@ -16,21 +16,10 @@ export function withAsyncCommit<T>(pool: pg.Pool, work: (client: pg.PoolClient) 
 }
 
 /**
- * {@link withAsyncCommit} for one statement, in a single round trip: `statement` is built by the
- * caller with its values quoted by `client.escapeLiteral` (the simple query protocol, which allows
- * several statements at once, takes no parameters). Returns the statement's result.
+ * {@link withAsyncCommit} for one statement. Returns the statement's result.
  *
  * @throws the database error (the transaction is rolled back).
  */
-export async function asyncCommitStatement<R extends pg.QueryResultRow>(pool: pg.Pool, statement: (client: pg.PoolClient) => string): Promise<pg.QueryResult<R>> {
-  const client = await pool.connect();
-  try {
-    const results = (await client.query(`BEGIN; SET LOCAL synchronous_commit = off; ${statement(client)}; COMMIT`)) as unknown as pg.QueryResult<R>[];
-    return results[2]!;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+export function asyncCommitStatement<R extends pg.QueryResultRow>(pool: pg.Pool, statement: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+  return withAsyncCommit(pool, (client) => client.query<R>(statement));
 }

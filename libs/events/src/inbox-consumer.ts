@@ -328,11 +328,11 @@ export class InboxConsumer {
     const handler = this.handlers.get(message.type);
     if (!handler) {
       // Losing this row in a database crash only means the message is skipped once more.
-      const { rowCount } = await asyncCommitStatement(
-        this.pool,
-        (client) =>
-          `INSERT INTO inbox (message_id, consumer, type, outcome) VALUES (${inboxValues(client, message, this.groupId)}, 'skipped') ON CONFLICT (message_id, consumer) DO NOTHING`,
-      );
+      const { rowCount } = await asyncCommitStatement(this.pool, {
+        name: 'inbox_skip',
+        text: `INSERT INTO inbox (message_id, consumer, type, outcome) VALUES ($1, $2, $3, 'skipped') ON CONFLICT (message_id, consumer) DO NOTHING`,
+        values: inboxValues(message, this.groupId),
+      });
       return this.settle(record, rowCount === 1 ? 'skipped' : 'duplicate');
     }
 
@@ -364,25 +364,27 @@ export class InboxConsumer {
     for (let attempt = 1; ; attempt += 1) {
       const callbacks: Array<() => void> = [];
       try {
-        const ran = await withOutboxTransaction(
-          this.pool,
-          async (tx, marked) => {
-            if (marked?.rowCount !== 1) return false;
-            const context = { afterCommit: (callback: () => void) => void callbacks.push(callback), record: { topic: record.topic, partition: record.partition, offset: record.offset } };
-            await handler(message, tx, context);
-            return true;
-          },
-          {
-            // With BEGIN, in one round trip. It locks the inbox row: a concurrent delivery of the
-            // same message (a rebalance) waits here, then finds it handled.
-            firstStatement: (client) =>
-              inbox === 'first'
-                ? `INSERT INTO inbox (message_id, consumer, type, outcome, deliveries) VALUES (${inboxValues(client, message, this.groupId)}, 'processed', 1)
-                   ON CONFLICT (message_id, consumer) DO NOTHING`
-                : `UPDATE inbox SET outcome = 'processed', processed_at = now()
-                    WHERE message_id = ${client.escapeLiteral(message.id)}::uuid AND consumer = ${client.escapeLiteral(this.groupId)} AND outcome = 'in_progress'`,
-          },
-        );
+        const ran = await withOutboxTransaction(this.pool, async (tx) => {
+          // Goes out with BEGIN, in one round trip. It locks the inbox row: a concurrent delivery
+          // of the same message (a rebalance) waits here, then finds it handled.
+          const marked = await tx.query(
+            inbox === 'first'
+              ? {
+                  name: 'inbox_process',
+                  text: `INSERT INTO inbox (message_id, consumer, type, outcome, deliveries) VALUES ($1, $2, $3, 'processed', 1) ON CONFLICT (message_id, consumer) DO NOTHING`,
+                  values: inboxValues(message, this.groupId),
+                }
+              : {
+                  name: 'inbox_process_claimed',
+                  text: `UPDATE inbox SET outcome = 'processed', processed_at = now() WHERE message_id = $1 AND consumer = $2 AND outcome = 'in_progress'`,
+                  values: [message.id, this.groupId],
+                },
+          );
+          if (marked.rowCount !== 1) return false;
+          const context = { afterCommit: (callback: () => void) => void callbacks.push(callback), record: { topic: record.topic, partition: record.partition, offset: record.offset } };
+          await handler(message, tx, context);
+          return true;
+        });
         if (!ran) return undefined;
         this.runCallbacks(callbacks);
         return 'processed';
@@ -417,13 +419,13 @@ export class InboxConsumer {
    */
   private async claim(message: MessageEnvelope): Promise<number | undefined> {
     // A delivery count lost in a database crash costs at most one more delivery of a poison message.
-    const { rows } = await asyncCommitStatement<{ deliveries: number }>(
-      this.pool,
-      (client) =>
-        `INSERT INTO inbox (message_id, consumer, type, outcome, deliveries) VALUES (${inboxValues(client, message, this.groupId)}, 'in_progress', 1)
-         ON CONFLICT (message_id, consumer) DO UPDATE SET deliveries = inbox.deliveries + 1 WHERE inbox.outcome = 'in_progress'
-         RETURNING deliveries`,
-    );
+    const { rows } = await asyncCommitStatement<{ deliveries: number }>(this.pool, {
+      name: 'inbox_claim',
+      text: `INSERT INTO inbox (message_id, consumer, type, outcome, deliveries) VALUES ($1, $2, $3, 'in_progress', 1)
+             ON CONFLICT (message_id, consumer) DO UPDATE SET deliveries = inbox.deliveries + 1 WHERE inbox.outcome = 'in_progress'
+             RETURNING deliveries`,
+      values: inboxValues(message, this.groupId),
+    });
     return rows[0]?.deliveries;
   }
 
@@ -469,9 +471,9 @@ function validUuid(value: string | undefined): string | null {
   return value !== undefined && uuidPattern.test(value) ? value : null;
 }
 
-/** `message_id, consumer, type` of an inbox row as quoted SQL literals (for a one-round-trip statement). */
-function inboxValues(client: PoolClient, message: MessageEnvelope, consumer: string): string {
-  return `${client.escapeLiteral(message.id)}::uuid, ${client.escapeLiteral(consumer)}, ${client.escapeLiteral(message.type)}`;
+/** The parameters `message_id, consumer, type` of an inbox row. */
+function inboxValues(message: MessageEnvelope, consumer: string): string[] {
+  return [message.id, consumer, message.type];
 }
 
 /** Decodes a consumed record; a record without key or value is invalid. */

@@ -62,8 +62,6 @@ interface OutboxRow {
   raw_value: string | null;
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Kafka refused a batch; the attempt is recorded on its rows. */
 class SendError extends Error {
   constructor(cause: unknown) {
@@ -205,7 +203,8 @@ export class OutboxRelay {
   private async connection(): Promise<pg.Client> {
     if (this.client) return this.client;
     const applicationName = `${this.pool.options.application_name ?? 'service'}:outbox-relay`;
-    const client = new pg.Client({ ...this.pool.options, application_name: applicationName });
+    // Pipelining: BEGIN goes out with the batch's SELECT, and COMMIT with its UPDATE.
+    const client = new pg.Client({ ...this.pool.options, application_name: applicationName, pipeline: true });
     client.on('notification', () => this.wake());
     client.on('error', (error) => {
       this.logger.warn({ err: error }, 'outbox relay connection lost; reconnecting');
@@ -249,25 +248,31 @@ export class OutboxRelay {
   private async publishBatch(client: pg.Client): Promise<number> {
     this.notified = false;
     // SKIP LOCKED: the relay never waits behind another transaction that holds outbox rows.
-    const results = (await client.query(
-      `BEGIN; SELECT id, topic, key, headers, payload, raw_value FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ${Math.trunc(this.batchSize)} FOR UPDATE SKIP LOCKED`,
-    )) as unknown as [pg.QueryResult, pg.QueryResult<OutboxRow>];
-    const rows = results[1].rows;
+    const [, { rows }] = await Promise.all([
+      client.query('BEGIN'),
+      client.query<OutboxRow>({
+        name: 'outbox_next_batch',
+        text: 'SELECT id, topic, key, headers, payload, raw_value FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED',
+        values: [Math.trunc(this.batchSize)],
+      }),
+    ]);
     if (rows.length === 0) {
       await client.query('COMMIT');
       return 0;
     }
-    // The ids come from a uuid column; checked anyway before they are written into the statement.
-    if (!rows.every((row) => uuidPattern.test(row.id))) throw new Error('outbox row id is not a UUID');
-    const ids = `'{${rows.map((row) => row.id).join(',')}}'::uuid[]`;
+    const ids = rows.map((row) => row.id);
     const records: OutgoingRecord[] = rows.map((row) => ({ topic: row.topic, key: row.key, headers: row.headers, value: row.raw_value ?? JSON.stringify(row.payload) }));
     try {
       await this.bus.producer().send(records);
     } catch (error) {
-      await client.query(`UPDATE outbox SET attempts = attempts + 1, last_error = ${client.escapeLiteral(String(error))} WHERE id = ANY(${ids}); COMMIT`);
+      await commitAfter(client, {
+        name: 'outbox_send_failed',
+        text: 'UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::uuid[])',
+        values: [ids, String(error)],
+      });
       throw new SendError(error);
     }
-    await client.query(`UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY(${ids}); COMMIT`);
+    await commitAfter(client, { name: 'outbox_published', text: 'UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1::uuid[])', values: [ids] });
     this.published.inc(rows.length);
     this.logger.debug({ count: rows.length }, 'outbox batch published');
     return rows.length;
@@ -320,4 +325,9 @@ export class OutboxRelay {
       this.interrupt = { finish, byNotify };
     });
   }
+}
+
+/** Runs `statement` and COMMIT in one round trip (pipelined); COMMIT of a failed statement rolls back. */
+async function commitAfter(client: pg.Client, statement: pg.QueryConfig): Promise<void> {
+  await Promise.all([client.query(statement), client.query('COMMIT')]);
 }

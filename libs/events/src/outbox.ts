@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { sendInTransaction, withTransaction, type Queryable, type TransactionOptions } from '@msr/service-defaults';
+import { sendInTransaction, withTransaction, type Queryable } from '@msr/service-defaults';
 import { messageCatalog } from './catalog.js';
 import { encodeMessage, type MessageEnvelope } from './envelope.js';
 
@@ -85,28 +85,21 @@ export async function insertOutboxRow(tx: Queryable, name: string, insert: strin
  * runs the publishing relay, else by a notification in a tiny transaction of its own that does not
  * wait for the disk. If that fails, the relay's polling picks the messages up.
  *
- * A `withTransaction` underneath: `options.firstStatement` goes with `BEGIN` in one round trip.
+ * A `withTransaction` underneath: on a pipelining pool BEGIN goes out with `work`'s first
+ * statement, and COMMIT with the outbox rows.
  *
- * @throws whatever `work` throws, or the database error of BEGIN, the first statement or COMMIT.
+ * @throws whatever `work` throws, or the database error of a statement, BEGIN or COMMIT.
  */
-export async function withOutboxTransaction<T>(
-  pool: pg.Pool,
-  work: (client: pg.PoolClient, first: pg.QueryResult | undefined) => Promise<T>,
-  options: Pick<TransactionOptions, 'firstStatement'> = {},
-): Promise<T> {
+export async function withOutboxTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const state = { enqueued: false };
-  const result = await withTransaction(
-    pool,
-    async (client, first) => {
-      deferredWakeUps.set(client, state);
-      try {
-        return await work(client, first);
-      } finally {
-        deferredWakeUps.delete(client);
-      }
-    },
-    options,
-  );
+  const result = await withTransaction(pool, async (client) => {
+    deferredWakeUps.set(client, state);
+    try {
+      return await work(client);
+    } finally {
+      deferredWakeUps.delete(client);
+    }
+  });
   if (state.enqueued) {
     // The publishing relay is usually in this very process: wake it directly, no round trip.
     const local = localRelays.get(pool);

@@ -888,6 +888,22 @@ describe('one transaction per transition', () => {
     expect(done.steps.find((step) => step.step === 'charge')).toMatchObject({ status: 'succeeded', attempts: 1 });
   });
 
+  it('starts a retry that is due at once only after the reply has committed, however late the caller commits', async () => {
+    const sagaId = randomUUID();
+    const input = data({ flakyApprove: 1 });
+    await startAwaitingPayment(sagaId, input);
+
+    const outcome = await withTransaction(pool, async (tx) => {
+      const applied = await orchestrator.handleReply(authorized(sagaId, input), tx);
+      // The caller commits well after the approve's retry fell due (its backoff is 1 ms).
+      await sleep(100);
+      return applied;
+    });
+    expect(outcome).toEqual({ outcome: 'applied', sagaId, status: 'RUNNING' });
+    const done = await waitForSaga(sagaId, hasStatus('COMPLETED'), 'COMPLETED');
+    expect(done.steps.find((step) => step.step === 'approve')).toMatchObject({ status: 'succeeded', attempts: 2 });
+  });
+
   it('rolls a local step back with its transition when a concurrent transition wins, and runs it again', async () => {
     const sagaId = randomUUID();
     const waiting = await startAwaitingPayment(sagaId, data({ raceReserve: true }));

@@ -335,16 +335,13 @@ export class SagaOrchestrator {
         const applied = await this.writeUnit(tx, unit);
         // Once this commits, the reply deadline's timer is moot; a saga that now waits gets its next
         // timer (a retry's backoff, the deadline of a command sent in this unit) instead.
-        const waits = () => {
-          if (!applied.continues) this.scheduleWait(saga.id, applied);
-        };
-        if (hook.afterCommit === undefined) waits();
-        else
-          hook.afterCommit(() => {
-            this.unschedule(saga.id);
-            waits();
-          });
+        // Not before: a retry due at once would fire, find the saga not yet committed and give up.
         if (applied.continues) this.driveAfter(hook, applied.record);
+        else
+          this.onceCommitted(hook, applied.record, () => {
+            this.unschedule(saga.id);
+            this.scheduleWait(saga.id, applied);
+          });
         return { outcome: 'applied', sagaId: saga.id, status: applied.state.status } as const;
       });
     });
@@ -484,12 +481,22 @@ export class SagaOrchestrator {
    */
   private driveAfter(hook: CommitHook | undefined, record: SagaRecord): void {
     if (hook === undefined) return this.kick(record.id, record);
-    if (hook.afterCommit !== undefined) return hook.afterCommit(() => this.kick(record.id, record));
+    this.onceCommitted(hook, record, (known) => this.kick(record.id, known));
+  }
+
+  /**
+   * Calls `then` once the caller's transaction has committed `record`: from `hook.afterCommit`
+   * when there is one; otherwise once its version is visible (polled briefly, with a deadline),
+   * never for a transaction that rolled back. `then` gets the record when it is still the
+   * committed one, undefined when the saga has moved on since.
+   */
+  private onceCommitted(hook: CommitHook, record: SagaRecord, then: (known: SagaRecord | undefined) => void): void {
+    if (hook.afterCommit !== undefined) return hook.afterCommit(() => then(record));
     const task = async () => {
       const deadline = Date.now() + 10_000;
       for (let delayMs = 2; Date.now() < deadline && !this.stopping; delayMs = Math.min(delayMs * 2, 100)) {
         const committed = await this.repository.version(this.pool, record.id);
-        if (committed !== undefined && committed >= record.version) return this.drive(record.id, committed === record.version ? record : undefined);
+        if (committed !== undefined && committed >= record.version) return then(committed === record.version ? record : undefined);
         await sleep(delayMs);
       }
     };

@@ -77,23 +77,19 @@ describe('withTransaction', () => {
     }
   });
 
-  it('runs a first statement with BEGIN, hands its result to the work, and rolls it back with the work', async () => {
+  it('rolls back everything the work wrote when it throws, the statements sent without waiting too', async () => {
     const pool = createPool(db.url, logger, 2);
     try {
       await pool.query('CREATE TABLE marks (n int)');
-      const inserted = await withTransaction(pool, async (_tx, first) => first?.rowCount, {
-        synchronousCommit: false,
-        firstStatement: (client) => `INSERT INTO marks VALUES (${client.escapeLiteral('1')}::int)`,
+      await withTransaction(pool, async (tx) => {
+        await tx.query('INSERT INTO marks VALUES (1)');
       });
-      expect(inserted).toBe(1);
       await expect(
-        withTransaction(
-          pool,
-          async () => {
-            throw new Error('work failed');
-          },
-          { firstStatement: () => 'INSERT INTO marks VALUES (2)' },
-        ),
+        withTransaction(pool, async (tx) => {
+          await tx.query('INSERT INTO marks VALUES (2)');
+          await sendInTransaction(tx, { text: 'INSERT INTO marks VALUES (3)' });
+          throw new Error('work failed');
+        }),
       ).rejects.toThrow('work failed');
       const { rows } = await pool.query<{ n: number }>('SELECT n FROM marks ORDER BY n');
       expect(rows).toEqual([{ n: 1 }]);

@@ -41,13 +41,6 @@ export interface TransactionOptions {
    * what was committed before it started).
    */
   snapshot?: boolean;
-  /**
-   * A statement sent in the same round trip as `BEGIN` (simple query protocol: no parameters, so
-   * its values must be quoted with `client.escapeLiteral`); `work` receives its result. Saves a
-   * round trip where a transaction always starts with the same statement, e.g. the inbox's
-   * marking of a message. Default: none.
-   */
-  firstStatement?: (client: pg.PoolClient) => string;
 }
 
 function beginStatement(options: TransactionOptions): string {
@@ -104,36 +97,28 @@ export async function sendInTransaction(db: Queryable, query: pg.QueryConfig): P
 
 /**
  * Runs `work` inside one transaction on a dedicated client: COMMIT when it resolves, ROLLBACK
- * when it throws (and the error is rethrown). `work` receives the result of
- * `options.firstStatement`, if any.
+ * when it throws (and the error is rethrown).
  *
  * On a pipelining client ({@link createPool}) BEGIN goes out with `work`'s first statement and
  * COMMIT with its last unawaited ones ({@link sendInTransaction}), each without a round trip of
  * its own.
  *
  * @throws whatever `work` throws, the error of a statement sent with {@link sendInTransaction}
- *   that aborted the transaction, or the database error of BEGIN, the first statement or COMMIT.
+ *   that aborted the transaction, or the database error of BEGIN or COMMIT.
  */
-export async function withTransaction<T>(
-  pool: pg.Pool,
-  work: (client: pg.PoolClient, first: pg.QueryResult | undefined) => Promise<T>,
-  options: TransactionOptions = {},
-): Promise<T> {
+export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   const client = await pool.connect();
   const unawaited: Unawaited = { sent: [] };
   if (client.pipeline) unawaitedByClient.set(client, unawaited);
   try {
-    let first: pg.QueryResult | undefined;
-    if (options.firstStatement !== undefined) {
-      first = ((await client.query(`${beginStatement(options)}; ${options.firstStatement(client)}`)) as unknown as pg.QueryResult[]).at(-1);
-    } else if (client.pipeline) {
+    if (client.pipeline) {
       // BEGIN itself cannot fail on a working connection, and when the connection fails, so does
       // everything sent behind it: nothing runs outside the transaction.
       track(unawaited, client.query(beginStatement(options)));
     } else {
       await client.query(beginStatement(options));
     }
-    const result = await work(client, first);
+    const result = await work(client);
     const committing = client.query('COMMIT');
     await Promise.all(unawaited.sent);
     // COMMIT of a transaction that a statement aborted answers ROLLBACK, not an error.
