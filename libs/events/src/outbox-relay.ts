@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Logger } from '@msr/service-defaults';
+import { writeEachTickAtOnce, type Logger } from '@msr/service-defaults';
 import { fullJitterDelay } from '@msr/circuit-breaker';
 import type { KafkaBus } from './kafka/kafka-bus.js';
 import type { OutgoingRecord } from './kafka/records.js';
@@ -205,6 +205,7 @@ export class OutboxRelay {
     const applicationName = `${this.pool.options.application_name ?? 'service'}:outbox-relay`;
     // Pipelining: BEGIN goes out with the batch's SELECT, and COMMIT with its UPDATE.
     const client = new pg.Client({ ...this.pool.options, application_name: applicationName, pipeline: true });
+    writeEachTickAtOnce(client);
     client.on('notification', () => this.wake());
     client.on('error', (error) => {
       this.logger.warn({ err: error }, 'outbox relay connection lost; reconnecting');

@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '@msr/infra';
@@ -158,6 +159,31 @@ describe('withTransaction', () => {
         const { rows } = await pool.query('SELECT n FROM entries');
         expect(rows).toEqual([{ n: 1 }]);
       } finally {
+        await pool.end();
+      }
+    });
+
+    it('writes the statements a client is given within one tick to its socket at once', async () => {
+      const pool = createPool(db.url, logger, 1);
+      const client = await pool.connect();
+      try {
+        type Callback = (error?: Error | null) => void;
+        const socket = (client as unknown as { connection: { stream: Socket & { _write: Socket['_write']; _writev: NonNullable<Socket['_writev']> } } }).connection.stream;
+        const writes: number[] = [];
+        const [write, writev] = [socket._write.bind(socket), socket._writev.bind(socket)];
+        socket._write = (chunk: unknown, encoding: BufferEncoding, callback: Callback) => {
+          writes.push(1);
+          write(chunk, encoding, callback);
+        };
+        socket._writev = (chunks: Array<{ chunk: unknown; encoding: BufferEncoding }>, callback: Callback) => {
+          writes.push(chunks.length);
+          writev(chunks, callback);
+        };
+        await Promise.all([client.query('BEGIN'), client.query('SELECT 1'), client.query('COMMIT')]);
+        await client.query('SELECT 2');
+        expect(writes).toEqual([3, 1]);
+      } finally {
+        client.release();
         await pool.end();
       }
     });

@@ -1,5 +1,5 @@
 export { ConfigError, commonServiceEnv, env, loadConfig, type CommonServiceConfig } from './config.js';
-export { createPool, migrate, migrationSource, sendInTransaction, withTransaction, type MigrationSource, type Queryable, type TransactionOptions } from './database.js';
+export { createPool, migrate, migrationSource, sendInTransaction, withTransaction, writeEachTickAtOnce, type MigrationSource, type Queryable, type TransactionOptions } from './database.js';
 export { Health, type HealthReport, type ReadinessCheck } from './health.js';
 export { closeServer, createHttpApp, listen, requestId, requestIdOf, type HttpAppOptions, type Listening } from './http.js';
 export { Lifecycle, runMain, type ShutdownStep } from './lifecycle.js';
