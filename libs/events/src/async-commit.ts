@@ -14,12 +14,3 @@ import { withTransaction } from '@msr/service-defaults';
 export function withAsyncCommit<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   return withTransaction(pool, work, { synchronousCommit: false });
 }
-
-/**
- * {@link withAsyncCommit} for one statement. Returns the statement's result.
- *
- * @throws the database error (the transaction is rolled back).
- */
-export function asyncCommitStatement<R extends pg.QueryResultRow>(pool: pg.Pool, statement: pg.QueryConfig): Promise<pg.QueryResult<R>> {
-  return withAsyncCommit(pool, (client) => client.query<R>(statement));
-}

@@ -3,7 +3,7 @@ import type { Pool, PoolClient } from 'pg';
 import { Counter, type Registry } from 'prom-client';
 import { fullJitterDelay, type RetryPolicy } from '@msr/circuit-breaker';
 import type { Logger } from '@msr/service-defaults';
-import { asyncCommitStatement } from './async-commit.js';
+import { withAsyncCommit } from './async-commit.js';
 import type { MessageType } from './catalog.js';
 import {
   DeadLetterAlreadyReplayedError,
@@ -328,11 +328,13 @@ export class InboxConsumer {
     const handler = this.handlers.get(message.type);
     if (!handler) {
       // Losing this row in a database crash only means the message is skipped once more.
-      const { rowCount } = await asyncCommitStatement(this.pool, {
-        name: 'inbox_skip',
-        text: `INSERT INTO inbox (message_id, consumer, type, outcome) VALUES ($1, $2, $3, 'skipped') ON CONFLICT (message_id, consumer) DO NOTHING`,
-        values: inboxValues(message, this.groupId),
-      });
+      const { rowCount } = await withAsyncCommit(this.pool, (tx) =>
+        tx.query({
+          name: 'inbox_skip',
+          text: `INSERT INTO inbox (message_id, consumer, type, outcome) VALUES ($1, $2, $3, 'skipped') ON CONFLICT (message_id, consumer) DO NOTHING`,
+          values: inboxValues(message, this.groupId),
+        }),
+      );
       return this.settle(record, rowCount === 1 ? 'skipped' : 'duplicate');
     }
 
@@ -419,13 +421,15 @@ export class InboxConsumer {
    */
   private async claim(message: MessageEnvelope): Promise<number | undefined> {
     // A delivery count lost in a database crash costs at most one more delivery of a poison message.
-    const { rows } = await asyncCommitStatement<{ deliveries: number }>(this.pool, {
-      name: 'inbox_claim',
-      text: `INSERT INTO inbox (message_id, consumer, type, outcome, deliveries) VALUES ($1, $2, $3, 'in_progress', 1)
-             ON CONFLICT (message_id, consumer) DO UPDATE SET deliveries = inbox.deliveries + 1 WHERE inbox.outcome = 'in_progress'
-             RETURNING deliveries`,
-      values: inboxValues(message, this.groupId),
-    });
+    const { rows } = await withAsyncCommit(this.pool, (tx) =>
+      tx.query<{ deliveries: number }>({
+        name: 'inbox_claim',
+        text: `INSERT INTO inbox (message_id, consumer, type, outcome, deliveries) VALUES ($1, $2, $3, 'in_progress', 1)
+               ON CONFLICT (message_id, consumer) DO UPDATE SET deliveries = inbox.deliveries + 1 WHERE inbox.outcome = 'in_progress'
+               RETURNING deliveries`,
+        values: inboxValues(message, this.groupId),
+      }),
+    );
     return rows[0]?.deliveries;
   }
 

@@ -9,7 +9,7 @@ export {
   type MessageOptions,
   type WireRecord,
 } from './envelope.js';
-export { asyncCommitStatement, withAsyncCommit } from './async-commit.js';
+export { withAsyncCommit } from './async-commit.js';
 export { eventsMigrations } from './migrations.js';
 export { enqueueMessage, wakeOutboxRelays, withOutboxTransaction } from './outbox.js';
 export { defaultOutboxLingerMs, defaultOutboxRetentionMs, OutboxRelay, type OutboxRelayOptions } from './outbox-relay.js';

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '@msr/infra';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, migrate, sendInTransaction, withTransaction } from './database.js';
 import { createLogger } from './logger.js';
@@ -48,9 +49,18 @@ describe('withTransaction', () => {
     await db.drop();
   });
 
-  it('gives every query of a snapshot transaction one view of the data, and refuses writes in it', async () => {
-    const pool = createPool(db.url, logger, 2);
+  /** Runs `test` with a pool of `size` connections of its own, ended afterwards. */
+  async function usingPool(size: number, test: (pool: pg.Pool) => Promise<void>): Promise<void> {
+    const pool = createPool(db.url, logger, size);
     try {
+      await test(pool);
+    } finally {
+      await pool.end();
+    }
+  }
+
+  it('gives every query of a snapshot transaction one view of the data, and refuses writes in it', async () => {
+    await usingPool(2, async (pool) => {
       await pool.query('CREATE TABLE events (n int)');
       await pool.query('INSERT INTO events VALUES (1)');
       const count = async (client: Parameters<Parameters<typeof withTransaction>[1]>[0]) =>
@@ -73,14 +83,11 @@ describe('withTransaction', () => {
       });
       expect(readCommitted).toEqual([2, 3]);
       await expect(withTransaction(pool, (tx) => tx.query('INSERT INTO events VALUES (4)'), { snapshot: true })).rejects.toThrow(/read-only transaction/);
-    } finally {
-      await pool.end();
-    }
+    });
   });
 
   it('rolls back everything the work wrote when it throws, the statements sent without waiting too', async () => {
-    const pool = createPool(db.url, logger, 2);
-    try {
+    await usingPool(2, async (pool) => {
       await pool.query('CREATE TABLE marks (n int)');
       await withTransaction(pool, async (tx) => {
         await tx.query('INSERT INTO marks VALUES (1)');
@@ -94,9 +101,7 @@ describe('withTransaction', () => {
       ).rejects.toThrow('work failed');
       const { rows } = await pool.query<{ n: number }>('SELECT n FROM marks ORDER BY n');
       expect(rows).toEqual([{ n: 1 }]);
-    } finally {
-      await pool.end();
-    }
+    });
   });
 
   describe('statements sent without waiting (pipelining)', () => {
@@ -123,8 +128,7 @@ describe('withTransaction', () => {
     });
 
     it('throws the error of a statement sent without waiting, not the aborted transaction it left, and commits nothing', async () => {
-      const pool = createPool(db.url, logger, 2);
-      try {
+      await usingPool(2, async (pool) => {
         await pool.query('CREATE TABLE ledger (n int CHECK (n > 0))');
         const failing = withTransaction(pool, async (tx) => {
           await tx.query('INSERT INTO ledger VALUES (1)');
@@ -140,14 +144,11 @@ describe('withTransaction', () => {
         await expect(lastFailing).rejects.toThrow(/ledger_n_check/);
         const { rows } = await pool.query('SELECT n FROM ledger');
         expect(rows).toEqual([]);
-      } finally {
-        await pool.end();
-      }
+      });
     });
 
     it('commits when a savepoint undid the failed statement', async () => {
-      const pool = createPool(db.url, logger, 2);
-      try {
+      await usingPool(2, async (pool) => {
         await pool.query('CREATE TABLE entries (n int CHECK (n > 0))');
         await withTransaction(pool, async (tx) => {
           await tx.query('INSERT INTO entries VALUES (1)');
@@ -158,9 +159,7 @@ describe('withTransaction', () => {
         });
         const { rows } = await pool.query('SELECT n FROM entries');
         expect(rows).toEqual([{ n: 1 }]);
-      } finally {
-        await pool.end();
-      }
+      });
     });
 
     it('writes the statements a client is given within one tick to its socket at once', async () => {
@@ -189,12 +188,9 @@ describe('withTransaction', () => {
     });
 
     it('waits for the statement outside a transaction, and throws its error', async () => {
-      const pool = createPool(db.url, logger, 2);
-      try {
+      await usingPool(2, async (pool) => {
         await expect(sendInTransaction(pool, { text: 'SELECT 1 / 0' })).rejects.toThrow(/division by zero/);
-      } finally {
-        await pool.end();
-      }
+      });
     });
   });
 });

@@ -38,16 +38,16 @@ export function writeEachTickAtOnce(client: pg.Client): void {
   // pg keeps its socket as `client.connection.stream`; without one there is nothing to cork.
   const socket = (client as unknown as { connection?: { stream?: Partial<Writable> } }).connection?.stream;
   if (typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') return;
-  const { cork, uncork } = { cork: socket.cork.bind(socket), uncork: socket.uncork.bind(socket) };
+  const stream = socket as Pick<Writable, 'cork' | 'uncork'>;
   const query = client.query;
   let corked = false;
   client.query = function (this: pg.Client, ...args: Parameters<pg.Client['query']>) {
     if (!corked) {
       corked = true;
-      cork();
+      stream.cork();
       process.nextTick(() => {
         corked = false;
-        uncork();
+        stream.uncork();
       });
     }
     return (query as (...args: unknown[]) => unknown).apply(this, args);
